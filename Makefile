@@ -1,0 +1,97 @@
+# nst: `make` builds build/nst/core.so (CPU always; CUDA too when nvcc and kernels/*.cu
+# are present). `make test` installs what it needs, builds and runs the specs.
+LUA_VERSION ?= 5.4
+LUA_INC     ?= /usr/include/lua$(LUA_VERSION)
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LUA_LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_SHAREDIR?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR      ?= $(PREFIX)/bin
+ARCH        ?= -march=native
+CC          ?= cc
+CFLAGS      ?= -O3 $(ARCH)
+SANITIZE    ?=
+BUILD       ?= build
+NVCC        ?= $(shell command -v nvcc 2>/dev/null)
+CUDA_HOME   ?= /usr/local/cuda
+CUDA_ARCH   ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+
+WARN    = -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS= -I$(LUA_INC) -Isrc -Ikernels
+ALLC    = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(SANITIZE)
+LIBS    = -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp
+
+SRCS    = $(wildcard src/*.c)
+OBJS    = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
+CU_SRCS = $(wildcard kernels/*.cu)
+ifneq ($(NVCC),)
+ifneq ($(CU_SRCS),)
+WITH_CUDA = 1
+endif
+endif
+ifeq ($(WITH_CUDA),1)
+CPPFLAGS += -DNST_WITH_CUDA -I$(CUDA_HOME)/include
+CU_OBJS   = $(patsubst kernels/%.cu,$(BUILD)/obj/cu_%.o,$(CU_SRCS))
+LIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
+BACKENDS  = cpu cuda
+else
+BACKENDS  = cpu
+endif
+LIB = $(BUILD)/nst/core.so
+
+.PHONY: all test check install uninstall clean deps weights bench asan run fuzz
+all: $(LIB)
+	@echo "nst: built $(LIB) with backends: $(BACKENDS)"
+
+$(LIB): $(OBJS) $(CU_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ $(LIBS) $(SANITIZE)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLC) -c $< -o $@
+
+$(BUILD)/obj/cu_%.o: kernels/%.cu $(wildcard src/*.h kernels/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Isrc -Ikernels -DNST_WITH_CUDA -c $< -o $@
+
+# Debian packages the build and the tests need (installed when missing and root).
+DEB_PKGS = lua5.4 liblua5.4-dev luarocks lua-busted libpng-dev libjpeg-dev libopenblas-dev \
+           libcjson-dev python3-torch
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "nst: installing $$missing"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing) >/dev/null || exit 1; \
+	  else echo "nst: missing Debian packages (run as root or install): $$missing"; exit 1; fi; \
+	fi
+
+test: deps all
+	busted --lua=lua$(LUA_VERSION)
+
+check: test
+
+# The whole suite with the C code built under AddressSanitizer + UBSan.
+asan: deps
+	$(MAKE) BUILD=build-asan CC=clang ARCH= NVCC= \
+	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" all
+	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-x86_64.so) \
+	  NST_BUILD=build-asan busted --lua=lua$(LUA_VERSION)
+
+bench: all
+	lua$(LUA_VERSION) examples/benchmark_cpu.lua
+
+install: all
+	install -d $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)
+	install -m 755 $(LIB) $(DESTDIR)$(LUA_LIBDIR)/nst/core.so
+	install -m 644 lua/nst/*.lua $(DESTDIR)$(LUA_SHAREDIR)/nst/
+	@if [ -f lua/nst/cli.lua ]; then \
+	  printf '#!/bin/sh\nexec lua$(LUA_VERSION) -e "require(\\"nst.cli\\").main(arg)" "$$0" "$$@"\n' > $(DESTDIR)$(BINDIR)/nst; \
+	  chmod 755 $(DESTDIR)$(BINDIR)/nst; fi
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)/nst
+
+clean:
+	rm -rf build build-asan
