@@ -32,7 +32,7 @@ endif
 ifeq ($(WITH_CUDA),1)
 CPPFLAGS += -DNST_WITH_CUDA -I$(CUDA_HOME)/include
 CU_OBJS   = $(patsubst kernels/%.cu,$(BUILD)/obj/cu_%.o,$(CU_SRCS))
-LIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
+LIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
 BACKENDS  = cpu cuda
 else
 BACKENDS  = cpu
@@ -45,13 +45,18 @@ all: $(LIB)
 
 $(LIB): $(OBJS) $(CU_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LIBS) $(SANITIZE)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LIBS) $(SANITIZE)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+# Objects depend on the flags they were built with.
+FLAGS_STAMP = $(BUILD)/flags-$(shell echo '$(CC) $(CPPFLAGS) $(ALLC)' | cksum | cut -d' ' -f1)
+$(FLAGS_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/flags-* && touch $@
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h kernels/*.h) Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLC) -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu $(wildcard src/*.h kernels/*.h) Makefile
+$(BUILD)/obj/cu_%.o: kernels/%.cu $(wildcard src/*.h kernels/*.h) Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Isrc -Ikernels -DNST_WITH_CUDA -c $< -o $@
 

@@ -34,8 +34,7 @@ nst_ltensor *nst_lua_push_box(lua_State *L) {
 }
 
 void nst_lua_push_tensor(lua_State *L, nst_tensor *t) {
-    // lua_newuserdatauv may raise on memory exhaustion; t would leak in that rare case,
-    // so create the box under protection of a pre-check.
+    // t leaks only if Lua itself runs out of memory creating the box.
     if (!lua_checkstack(L, 2)) {
         nst_tensor_free(t);
         luaL_error(L, "Lua stack overflow");
@@ -79,6 +78,7 @@ lua_Integer nst_lua_check_range(lua_State *L, int idx, lua_Integer lo, lua_Integ
 void nst_lua_open_image(lua_State *L) __attribute__((weak));
 void nst_lua_open_safetensors(lua_State *L) __attribute__((weak));
 void nst_lua_open_vgg(lua_State *L) __attribute__((weak));
+void nst_lua_open_cuda(lua_State *L);
 
 static int l_backends(lua_State *L) {
     lua_newtable(L);
@@ -98,6 +98,7 @@ int luaopen_nst_core(lua_State *L) {
     if (nst_lua_open_image) nst_lua_open_image(L);
     if (nst_lua_open_safetensors) nst_lua_open_safetensors(L);
     if (nst_lua_open_vgg) nst_lua_open_vgg(L);
+    nst_lua_open_cuda(L);
     lua_pushcfunction(L, l_backends);
     lua_setfield(L, -2, "backends");
     return 1;

@@ -23,7 +23,7 @@ int nst_lua_error(lua_State *L, const char *what, const nst_err *e);
 nst_tensor *nst_lua_check_tensor(lua_State *L, int idx);
 nst_tensor *nst_lua_opt_tensor(lua_State *L, int idx); // NULL if none/nil
 int nst_lua_is_tensor(lua_State *L, int idx);
-// Pushes an empty box; fill it with nst_lua_box_set (takes ownership).
+// Pushes an empty box (with its metatable); set box->t to give it a tensor.
 nst_ltensor *nst_lua_push_box(lua_State *L);
 // Pushes a new tensor (takes ownership; frees t if pushing fails).
 void nst_lua_push_tensor(lua_State *L, nst_tensor *t);

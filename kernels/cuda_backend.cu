@@ -1,0 +1,80 @@
+// The CUDA backend's function table (src/backend.h) and its memory slots. Every slot
+// queues work on the one stream (cuda_context.cu) and returns without waiting, except
+// download and sync: the only places the host waits for the GPU.
+#include "cuda_internal.h"
+
+static void *cu_alloc_slot(size_t bytes, nst_err *e) { return nst_cu_alloc(bytes, e); }
+static void cu_release_slot(void *p) { nst_cu_free(p); }
+
+int nst_cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    if (bytes == 0) return 0;
+    // From pageable memory the call returns once the source is staged, so the caller
+    // may reuse host_src immediately.
+    return nst_cu_check(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, s),
+                        "cudaMemcpyAsync (upload)", e);
+}
+
+int nst_cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    if (bytes && nst_cu_check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, s),
+                              "cudaMemcpyAsync (download)", e))
+        return -1;
+    // Also reports a fault of any kernel queued before the copy.
+    return nst_cu_check(cudaStreamSynchronize(s), "cudaStreamSynchronize (download)", e);
+}
+
+int nst_cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    if (bytes == 0 || dst == src) return 0;
+    return nst_cu_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s),
+                        "cudaMemcpyAsync (device copy)", e);
+}
+
+int nst_cu_sync(nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    return nst_cu_check(cudaStreamSynchronize(s), "cudaStreamSynchronize", e);
+}
+
+// Positional, in the order of struct nst_backend (designated initializers are C++20).
+extern "C" const nst_backend nst_cuda_backend = {
+    "cuda",
+    // memory
+    cu_alloc_slot,
+    cu_release_slot,
+    nst_cu_upload,
+    nst_cu_download,
+    nst_cu_copy,
+    nst_cu_sync,
+    // elementwise
+    nst_cu_fill,
+    nst_cu_binary,
+    nst_cu_binary_scalar,
+    nst_cu_unary,
+    nst_cu_axpy,
+    nst_cu_clamp,
+    // reductions
+    nst_cu_reduce,
+    nst_cu_dot,
+    // BLAS
+    nst_cu_gemm,
+    nst_cu_gram,
+    // convolution, activation, pooling
+    nst_cu_conv3x3_fwd,
+    nst_cu_conv3x3_bwd_data,
+    nst_cu_relu_fwd,
+    nst_cu_relu_bwd,
+    nst_cu_pool_fwd,
+    nst_cu_pool_bwd,
+    nst_cu_channel_affine,
+    // optimizer, losses
+    nst_cu_adam,
+    nst_cu_mse_loss,
+    nst_cu_tv_loss,
+};
+// A slot added to struct nst_backend must be added above too (a pointer per slot).
+static_assert(sizeof(nst_backend) == 27 * sizeof(void *), "nst_backend changed: update the table");

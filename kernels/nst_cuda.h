@@ -1,0 +1,40 @@
+// Public C interface of the CUDA backend (kernels/*.cu), for the C core and the Lua
+// bindings. No CUDA types here: this header compiles with a plain C compiler. The
+// backend table itself is declared in src/backend.h (nst_cuda_backend).
+//
+// Nothing touches the CUDA driver until the first call that needs it, so a library
+// built with CUDA loads and runs on CPU-only machines; there nst_cuda_available()
+// returns 0 and every CUDA slot fails with "CUDA not available: ...".
+#ifndef NST_CUDA_H
+#define NST_CUDA_H
+
+#include <stddef.h>
+
+#include "nst.h"
+
+// 1 when at least one CUDA device is usable, 0 otherwise (no driver, no device).
+// The answer is computed once and cached.
+int nst_cuda_available(void);
+
+// Math used by convolutions and GEMMs (process-wide, takes effect on the next call):
+//   "fp32"  full float32: cuDNN FMA kernels only, cuBLAS without TF32.
+//   "tf32"  (default) float32 storage, TF32 tensor cores for convolutions and GEMMs.
+//   "bf16"  convolutions run on bf16 copies of activations and weights with float
+//           accumulation; outputs are converted back to float. GEMMs use TF32.
+// -1 with a message for any other string.
+int nst_cuda_set_precision(const char *mode, nst_err *e);
+// The current mode's name ("fp32", "tf32" or "bf16").
+const char *nst_cuda_get_precision(void);
+
+// Caching allocator statistics in bytes: held by live tensors and scratch (in_use),
+// the largest in_use since start or the last reset (peak), obtained from cudaMalloc
+// and not yet returned (reserved = in_use + cached free blocks).
+void nst_cuda_memory_stats(size_t *in_use, size_t *peak, size_t *reserved);
+void nst_cuda_reset_peak(void);
+// Waits for queued work, then returns every cached free block to the driver.
+int nst_cuda_empty_cache(nst_err *e);
+
+// Name of device 0 ("NVIDIA H200"); returns 0, or -1 with "" in buf when no device.
+int nst_cuda_device_name(char *buf, size_t len);
+
+#endif

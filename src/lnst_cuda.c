@@ -1,0 +1,73 @@
+// Lua bindings of the CUDA backend's controls: availability, precision, memory stats.
+// Built in every configuration; without CUDA the functions say so.
+#include "lnst.h"
+#ifdef NST_WITH_CUDA
+#include "nst_cuda.h"
+#endif
+
+static int l_cuda_available(lua_State *L) {
+#ifdef NST_WITH_CUDA
+    lua_pushboolean(L, nst_cuda_available());
+#else
+    lua_pushboolean(L, 0);
+#endif
+    return 1;
+}
+
+#ifdef NST_WITH_CUDA
+static int l_cuda_set_precision(lua_State *L) { // nst.cuda_set_precision("fp32"|"tf32"|"bf16")
+    nst_err e;
+    if (nst_cuda_set_precision(luaL_checkstring(L, 1), &e)) return nst_lua_error(L, NULL, &e);
+    return 0;
+}
+static int l_cuda_get_precision(lua_State *L) {
+    lua_pushstring(L, nst_cuda_get_precision());
+    return 1;
+}
+static int l_cuda_memory_stats(lua_State *L) { // {in_use =, peak =, reserved =} in bytes
+    size_t in_use, peak, reserved;
+    nst_cuda_memory_stats(&in_use, &peak, &reserved);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)in_use);
+    lua_setfield(L, -2, "in_use");
+    lua_pushinteger(L, (lua_Integer)peak);
+    lua_setfield(L, -2, "peak");
+    lua_pushinteger(L, (lua_Integer)reserved);
+    lua_setfield(L, -2, "reserved");
+    return 1;
+}
+static int l_cuda_reset_peak(lua_State *L) {
+    (void)L;
+    nst_cuda_reset_peak();
+    return 0;
+}
+static int l_cuda_empty_cache(lua_State *L) {
+    nst_err e;
+    if (nst_cuda_empty_cache(&e)) return nst_lua_error(L, NULL, &e);
+    return 0;
+}
+static int l_cuda_device_name(lua_State *L) { // name, or nil when there is no device
+    char buf[256];
+    if (nst_cuda_device_name(buf, sizeof buf)) lua_pushnil(L);
+    else lua_pushstring(L, buf);
+    return 1;
+}
+#else
+static int l_no_cuda(lua_State *L) {
+    return luaL_error(L, "nst was built without CUDA (nvcc not found at build time)");
+}
+#define l_cuda_set_precision l_no_cuda
+#define l_cuda_get_precision l_no_cuda
+#define l_cuda_memory_stats l_no_cuda
+#define l_cuda_reset_peak l_no_cuda
+#define l_cuda_empty_cache l_no_cuda
+#define l_cuda_device_name l_no_cuda
+#endif
+
+static const luaL_Reg funcs[] = {
+    {"cuda_available", l_cuda_available},       {"cuda_set_precision", l_cuda_set_precision},
+    {"cuda_get_precision", l_cuda_get_precision}, {"cuda_memory_stats", l_cuda_memory_stats},
+    {"cuda_reset_peak", l_cuda_reset_peak},     {"cuda_empty_cache", l_cuda_empty_cache},
+    {"cuda_device_name", l_cuda_device_name},   {NULL, NULL}};
+
+void nst_lua_open_cuda(lua_State *L) { luaL_setfuncs(L, funcs, 0); }
