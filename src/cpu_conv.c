@@ -1,0 +1,205 @@
+// CPU 3x3 convolution (stride 1, pad 1), GEMM and Gram on OpenBLAS sgemm/ssyrk.
+//
+// Convolution is im2col + sgemm over chunks of output rows, so the column buffer
+// stays cache-sized: for a chunk of R rows, col (9C, R*W) holds the shifted inputs
+// and Y[:, rows] (K, R*W) = Wmat (K, 9C) * col. The OpenMP threads build one chunk's
+// col together, then each multiplies its own slice of the chunk's columns (BLAS is
+// single-threaded; see nst_cpu_blas_init). Backward-data is the same convolution
+// of dy with the kernel transposed (C <-> K) and flipped (3x3 rotated by 180 deg).
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "cpu.h"
+
+// Floats of one chunk's column buffer (8 MiB): big enough for long GEMMs, small
+// enough to stay in the 32 MiB L3.
+#define COL_BUDGET (2u << 20)
+// Column slices handed to threads are multiples of this (whole vectors).
+#define COL_ALIGN 16
+// Fewest input and output channels for the Winograd path.
+#define WINO_MIN_CH 16
+
+// Rows [r0, r0 + R) of the im2col matrix of x (C, H, W): row (c, a, b) of col
+// (9C, R*W) is x[c] shifted by (a - 1, b - 1) with zeros outside.
+static void im2col_rows(float *col, const float *x, int c, int h, int w, int r0, int rows) {
+    size_t nb = (size_t)rows * w;
+#pragma omp for schedule(static)
+    for (int q = 0; q < 9 * c; q++) {
+        int ch = q / 9, a = q % 9 / 3, b = q % 3;
+        const float *xc = x + (size_t)ch * h * w;
+        float *dst = col + (size_t)q * nb;
+        for (int r = 0; r < rows; r++) {
+            int sr = r0 + r + a - 1;
+            float *d = dst + (size_t)r * w;
+            if (sr < 0 || sr >= h) {
+                memset(d, 0, sizeof(float) * (size_t)w);
+                continue;
+            }
+            const float *s = xc + (size_t)sr * w;
+            // d[j] = s[j + b - 1]
+            if (b == 0) {
+                d[0] = 0;
+                memcpy(d + 1, s, sizeof(float) * (size_t)(w - 1));
+            } else if (b == 1) {
+                memcpy(d, s, sizeof(float) * (size_t)w);
+            } else {
+                memcpy(d, s + 1, sizeof(float) * (size_t)(w - 1));
+                d[w - 1] = 0;
+            }
+        }
+    }
+}
+
+// y (n, ko, h, w) = conv(x (n, ci, h, w), wmat (ko, ci*9)) + bias, optional ReLU.
+int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float *bias, int relu,
+                        int n, int ci, int h, int w, int ko, nst_err *e) {
+    size_t kdim = (size_t)9 * ci, hw = (size_t)h * w;
+    // Rows per chunk: as many as fit the budget, at least one.
+    size_t rows = COL_BUDGET / (kdim * (size_t)w);
+    if (rows < 1) rows = 1;
+    if (rows > (size_t)h) rows = (size_t)h;
+    float *col = nst_cpu_scratch(kdim * rows * (size_t)w, e);
+    if (!col) return -1;
+    nst_cpu_blas_init();
+    for (int img = 0; img < n; img++) {
+        const float *xi = x + (size_t)img * ci * hw;
+        float *yi = y + (size_t)img * ko * hw;
+        for (int r0 = 0; r0 < h; r0 += (int)rows) {
+            int nr = h - r0 < (int)rows ? h - r0 : (int)rows;
+            int nb = nr * w;
+#pragma omp parallel
+            {
+                im2col_rows(col, xi, ci, h, w, r0, nr); // ends with a barrier
+                int nt = omp_get_num_threads(), t = omp_get_thread_num();
+                // This thread's columns [j0, j1) of the chunk.
+                int per = (nb + nt - 1) / nt;
+                per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
+                int j0 = t * per < nb ? t * per : nb, j1 = j0 + per < nb ? j0 + per : nb;
+                if (j1 > j0) {
+                    float *yc = yi + (size_t)r0 * w + j0;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ko, j1 - j0, (int)kdim,
+                                1.0f, wmat, (int)kdim, col + j0, nb, 0.0f, yc, (int)hw);
+                    if (bias || relu) {
+                        for (int k = 0; k < ko; k++) {
+                            float bk = bias ? bias[k] : 0.0f, *yr = yc + (size_t)k * hw;
+                            if (relu)
+                                for (int j = 0; j < j1 - j0; j++) {
+                                    float v = yr[j] + bk;
+                                    yr[j] = v > 0 ? v : 0;
+                                }
+                            else
+                                for (int j = 0; j < j1 - j0; j++) yr[j] += bk;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    nst_cpu_free(col);
+    return 0;
+}
+
+// Winograd's 16 GEMMs are (k, c) x (c, tiles): worth it once both are not thin.
+static int use_winograd(int c, int k) { return c >= WINO_MIN_CH && k >= WINO_MIN_CH; }
+
+static int conv_check(int n, int c, int h, int wd, int k, nst_err *e) {
+    if (n < 1 || c < 1 || h < 1 || wd < 1 || k < 1)
+        return nst_fail(e, "cpu: conv3x3 sizes n=%d c=%d h=%d w=%d k=%d", n, c, h, wd, k);
+    if ((size_t)9 * c > (size_t)INT32_MAX || (size_t)h * wd > (size_t)INT32_MAX)
+        return nst_fail(e, "cpu: conv3x3 too large for BLAS int sizes");
+    return 0;
+}
+
+int nst_cpu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bias, int n, int c,
+                        int h, int wd, int k, int relu, nst_err *e) {
+    if (conv_check(n, c, h, wd, k, e)) return -1;
+    if (use_winograd(c, k)) return nst_cpu_winograd(y, x, w, bias, relu, n, c, h, wd, k, e);
+    // w (k, c, 3, 3) is already the (k, 9c) matrix in im2col's row order.
+    return nst_cpu_conv_im2col(y, x, w, bias, relu, n, c, h, wd, k, e);
+}
+
+int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *w, int n, int c, int h,
+                             int wd, int k, nst_err *e) {
+    if (conv_check(n, c, h, wd, k, e)) return -1;
+    // wt (c, k, 3, 3): wt[c][k][t] = w[k][c][8 - t], the kernel transposed and rotated.
+    float *wt = nst_cpu_scratch((size_t)9 * c * k, e);
+    if (!wt) return -1;
+    for (int ci = 0; ci < c; ci++)
+        for (int ko = 0; ko < k; ko++)
+            for (int t = 0; t < 9; t++)
+                wt[((size_t)ci * k + ko) * 9 + t] = w[((size_t)ko * c + ci) * 9 + 8 - t];
+    int rc = use_winograd(k, c) ? nst_cpu_winograd(dx, dy, wt, NULL, 0, n, k, h, wd, c, e)
+                                : nst_cpu_conv_im2col(dx, dy, wt, NULL, 0, n, k, h, wd, c, e);
+    nst_cpu_free(wt);
+    return rc;
+}
+
+// Below this many flops one thread is faster than two.
+#define GEMM_PAR_FLOPS 4e6
+
+int nst_cpu_gemm(float *c, const float *a, const float *b, int m, int n, int k, int trans_a,
+                 int trans_b, float alpha, float beta, nst_err *e) {
+    if (m < 1 || n < 1 || k < 1) return nst_fail(e, "cpu: gemm sizes m=%d n=%d k=%d", m, n, k);
+    nst_cpu_blas_init();
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    int lda = trans_a ? m : k, ldb = trans_b ? k : n;
+    double flops = 2.0 * m * n * k;
+    // Split the larger of m and n among the threads; each calls single-threaded sgemm.
+    int split_m = m >= n;
+#pragma omp parallel if (flops > GEMM_PAR_FLOPS)
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int len = split_m ? m : n, per = (len + nt - 1) / nt;
+        if (!split_m) per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
+        int i0 = t * per < len ? t * per : len, i1 = i0 + per < len ? i0 + per : len;
+        if (i1 > i0) {
+            if (split_m) {
+                // rows i0.. of op(A): (m, k) row-major, or column i0 of stored (k, m)
+                const float *as = trans_a ? a + i0 : a + (size_t)i0 * k;
+                cblas_sgemm(CblasRowMajor, ta, tb, i1 - i0, n, k, alpha, as, lda, b, ldb, beta,
+                            c + (size_t)i0 * n, n);
+            } else {
+                const float *bs = trans_b ? b + (size_t)i0 * k : b + i0;
+                cblas_sgemm(CblasRowMajor, ta, tb, m, i1 - i0, k, alpha, a, lda, bs, ldb, beta,
+                            c + i0, n);
+            }
+        }
+    }
+    return 0;
+}
+
+int nst_cpu_gram(float *out, const float *f, int batch, int c, int64_t m, float scale, nst_err *e) {
+    if (batch < 1 || c < 1 || m < 1 || m > INT32_MAX)
+        return nst_fail(e, "cpu: gram sizes batch=%d c=%d m=%lld", batch, c, (long long)m);
+    nst_cpu_blas_init();
+    for (int bi = 0; bi < batch; bi++) {
+        const float *fb = f + (size_t)bi * c * (size_t)m;
+        float *g = out + (size_t)bi * c * c;
+        // Lower triangle of G (c, c) by row bands [r_t, r_t+1) with equal work: band t is
+        // the rectangle G[band, 0:r_t] (sgemm) plus its diagonal triangle (ssyrk). Work up
+        // to row r grows as r^2, hence r_t = c * sqrt(t / nt).
+#pragma omp parallel if ((double)c * c * m > GEMM_PAR_FLOPS)
+        {
+            int nt = omp_get_num_threads(), t = omp_get_thread_num();
+            int r0 = (int)((double)c * sqrt((double)t / nt));
+            int r1 = t + 1 == nt ? c : (int)((double)c * sqrt((double)(t + 1) / nt));
+            if (r1 > r0) {
+                const float *fr = fb + (size_t)r0 * m;
+                if (r0 > 0)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r0, (int)m, scale, fr,
+                                (int)m, fb, (int)m, 0.0f, g + (size_t)r0 * c, c);
+                cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, r1 - r0, (int)m, scale, fr,
+                            (int)m, 0.0f, g + (size_t)r0 * c + r0, c);
+            }
+#pragma omp barrier
+            // Mirror the lower triangle into the upper one.
+#pragma omp for schedule(static)
+            for (int i = 0; i < c; i++)
+                for (int j = i + 1; j < c; j++) g[(size_t)i * c + j] = g[(size_t)j * c + i];
+        }
+    }
+    return 0;
+}
