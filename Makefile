@@ -40,6 +40,10 @@ endif
 LIB = $(BUILD)/nst/core.so
 
 .PHONY: all test check install uninstall clean deps weights bench asan run fuzz
+
+# Run from the source tree without installing.
+RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
+
 all: $(LIB)
 	@echo "nst: built $(LIB) with backends: $(BACKENDS)"
 
@@ -72,8 +76,11 @@ deps:
 	  else echo "nst: missing Debian packages (run as root or install): $$missing"; exit 1; fi; \
 	fi
 
+# CUDA specs need a GPU: excluded where nvidia-smi finds none.
+CUDA_TAGS    ?= $(if $(shell nvidia-smi -L 2>/dev/null | grep -q GPU && echo y),,--exclude-tags=cuda)
+BUSTED_FLAGS ?=
 test: deps all
-	busted --lua=lua$(LUA_VERSION)
+	busted --lua=lua$(LUA_VERSION) $(CUDA_TAGS) $(BUSTED_FLAGS)
 
 check: test
 
@@ -82,18 +89,31 @@ asan: deps
 	$(MAKE) BUILD=build-asan CC=clang ARCH= NVCC= \
 	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" all
 	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-x86_64.so) \
-	  NST_BUILD=build-asan busted --lua=lua$(LUA_VERSION)
+	  NST_BUILD=build-asan OMP_NUM_THREADS=1 busted --lua=lua$(LUA_VERSION) $(CUDA_TAGS) $(BUSTED_FLAGS)
 
 bench: all
-	lua$(LUA_VERSION) examples/benchmark_cpu.lua
+	$(RUN_ENV) lua$(LUA_VERSION) examples/benchmark_cpu.lua
+
+# The main job: stylize the default images with the real VGG19 on the CPU (a few
+# minutes on 2 cores); writes out/leuven_starry.png, .csv and .svg.
+RUN_SIZE  ?= 256
+RUN_ITERS ?= 300
+run: all
+	@mkdir -p out
+	$(RUN_ENV) lua$(LUA_VERSION) -e 'require("nst.cli").main{"-content_image", "examples/images/leuven.jpg", \
+	  "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "-1", \
+	  "-image_size", "$(RUN_SIZE)", "-num_iterations", "$(RUN_ITERS)", "-print_iter", "25", \
+	  "-save_iter", "100", "-output_image", "out/leuven_starry.png"}'
+
+weights:
+	sh weights/fetch.sh
 
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)
 	install -m 755 $(LIB) $(DESTDIR)$(LUA_LIBDIR)/nst/core.so
 	install -m 644 lua/nst/*.lua $(DESTDIR)$(LUA_SHAREDIR)/nst/
-	@if [ -f lua/nst/cli.lua ]; then \
-	  printf '#!/bin/sh\nexec lua$(LUA_VERSION) -e "require(\\"nst.cli\\").main(arg)" "$$0" "$$@"\n' > $(DESTDIR)$(BINDIR)/nst; \
-	  chmod 755 $(DESTDIR)$(BINDIR)/nst; fi
+	printf '#!/usr/bin/env lua$(LUA_VERSION)\nrequire("nst.cli").main(arg)\n' > $(DESTDIR)$(BINDIR)/nst
+	chmod 755 $(DESTDIR)$(BINDIR)/nst
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)/nst
