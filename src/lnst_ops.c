@@ -1,6 +1,7 @@
 // Lua bindings of tensor arithmetic and of the network and loss operations.
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "lnst.h"
 #include "ops.h"
@@ -324,6 +325,14 @@ static int l_set_limits(lua_State *L) {
     return l_limits(L);
 }
 
+// Monotonic wall-clock seconds (os.clock() counts CPU time of all threads).
+static int l_clock(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static int l_sync(lua_State *L) {
     nst_err e;
     check(L, nst_sync(nst_lua_opt_device(L, 1, NST_CPU), &e), &e);
@@ -346,7 +355,7 @@ static const luaL_Reg module_fns[] = {
     {"conv3x3_backward", l_conv3x3_backward}, {"relu", l_relu}, {"relu_backward", l_relu_backward},
     {"pool", l_pool}, {"pool_backward", l_pool_backward}, {"channel_affine", l_channel_affine},
     {"adam_step", l_adam_step}, {"mse_loss", l_mse_loss}, {"style_loss", l_style_loss},
-    {"tv_loss", l_tv_loss}, {"limits", l_limits}, {"set_limits", l_set_limits}, {"sync", l_sync},
+    {"tv_loss", l_tv_loss}, {"limits", l_limits}, {"set_limits", l_set_limits}, {"sync", l_sync}, {"clock", l_clock},
     {"dot", l_dot}, {"maximum", l_maximum}, {"minimum", l_minimum}, {NULL, NULL}};
 
 // Called with the tensor metatable at -2 and its methods table at -1.
