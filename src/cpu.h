@@ -14,6 +14,11 @@ void nst_cpu_blas_init(void);
 // 64-byte aligned scratch; NULL with a message on failure. Free with nst_cpu_free.
 void *nst_cpu_scratch(size_t floats, nst_err *e);
 void nst_cpu_free(void *p);
+// cpu_arena.c: 64-byte aligned blocks; large ones are cached for reuse after free.
+void *nst_cpu_arena_alloc(size_t bytes, nst_err *e);
+void nst_cpu_arena_free(void *p);
+void nst_cpu_arena_trim(void);     // frees every idle cached block
+size_t nst_cpu_arena_cached(void); // bytes held idle
 
 int nst_cpu_fill(float *out, size_t n, float v, nst_err *e);
 int nst_cpu_binary(float *out, const float *a, size_t na, const float *b, size_t nb, nst_binop op,

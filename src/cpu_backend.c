@@ -6,27 +6,15 @@
 
 #include "cpu.h"
 
-#define CPU_ALIGN 64
 
 void nst_cpu_blas_init(void) {
     // Called before every BLAS use; cheap once BLAS is already single-threaded.
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 }
 
-static void *cpu_alloc(size_t bytes, nst_err *e) {
-    // aligned_alloc wants a multiple of the alignment; never ask for 0 bytes.
-    size_t rounded = bytes == 0 ? CPU_ALIGN : bytes;
-    if (rounded > SIZE_MAX - (CPU_ALIGN - 1)) {
-        nst_fail(e, "cpu: allocation of %zu bytes is too large", bytes);
-        return NULL;
-    }
-    rounded = (rounded + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
-    void *p = aligned_alloc(CPU_ALIGN, rounded);
-    if (!p) nst_fail(e, "cpu: out of memory allocating %zu bytes", bytes);
-    return p;
-}
+static void *cpu_alloc(size_t bytes, nst_err *e) { return nst_cpu_arena_alloc(bytes, e); }
 
-static void cpu_release(void *p) { free(p); }
+static void cpu_release(void *p) { nst_cpu_arena_free(p); }
 
 void *nst_cpu_scratch(size_t floats, nst_err *e) {
     size_t bytes;
@@ -34,10 +22,10 @@ void *nst_cpu_scratch(size_t floats, nst_err *e) {
         nst_fail(e, "cpu: scratch of %zu floats overflows", floats);
         return NULL;
     }
-    return cpu_alloc(bytes, e);
+    return nst_cpu_arena_alloc(bytes, e);
 }
 
-void nst_cpu_free(void *p) { free(p); }
+void nst_cpu_free(void *p) { nst_cpu_arena_free(p); }
 
 static int cpu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
     (void)e;
