@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "signals.h"
 
 int nst_image_check_size(const char *path, int64_t w, int64_t h, nst_err *e) {
     if (w < 1 || h < 1)
@@ -144,6 +145,7 @@ int nst_image_save(const nst_tensor *t, const char *path, const nst_image_save_o
         free(tmp);
         return rc;
     }
+    nst_signals_tempfile(tmp); // a second Ctrl-C removes it before exiting
     // mkstemp makes the file 0600; an image is an ordinary, readable file.
     (void)fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
@@ -162,6 +164,7 @@ int nst_image_save(const nst_tensor *t, const char *path, const nst_image_save_o
         rc = nst_fail(e, "%s: cannot replace it with the new file: %s", path, strerror(errno));
     if (rc) unlink(tmp);
     else sync_parent_dir(path);
+    nst_signals_tempfile(NULL);
     free(tmp);
     return rc;
 }

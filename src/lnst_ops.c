@@ -1,10 +1,12 @@
 // Lua bindings of tensor arithmetic and of the network and loss operations.
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
 #include "lnst.h"
 #include "ops.h"
+#include "signals.h"
 
 static void check(lua_State *L, int rc, const nst_err *e) {
     if (rc) nst_lua_error(L, NULL, e);
@@ -333,6 +335,27 @@ static int l_clock(lua_State *L) {
     return 1;
 }
 
+// Ctrl-C handling for long runs (see signals.h): install, poll, clear, restore.
+static int l_signals_install(lua_State *L) {
+    nst_err e;
+    check(L, nst_signals_install(&e), &e);
+    return 0;
+}
+static int l_signals_restore(lua_State *L) {
+    nst_signals_restore();
+    return 0;
+}
+static int l_signals_pending(lua_State *L) {
+    int sig = nst_signals_pending();
+    if (!sig) lua_pushnil(L);
+    else lua_pushstring(L, sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal");
+    return 1;
+}
+static int l_signals_clear(lua_State *L) {
+    nst_signals_clear();
+    return 0;
+}
+
 static int l_sync(lua_State *L) {
     nst_err e;
     check(L, nst_sync(nst_lua_opt_device(L, 1, NST_CPU), &e), &e);
@@ -356,6 +379,8 @@ static const luaL_Reg module_fns[] = {
     {"pool", l_pool}, {"pool_backward", l_pool_backward}, {"channel_affine", l_channel_affine},
     {"adam_step", l_adam_step}, {"mse_loss", l_mse_loss}, {"style_loss", l_style_loss},
     {"tv_loss", l_tv_loss}, {"limits", l_limits}, {"set_limits", l_set_limits}, {"sync", l_sync}, {"clock", l_clock},
+    {"signals_install", l_signals_install}, {"signals_restore", l_signals_restore},
+    {"signals_pending", l_signals_pending}, {"signals_clear", l_signals_clear},
     {"dot", l_dot}, {"maximum", l_maximum}, {"minimum", l_minimum}, {NULL, NULL}};
 
 // Called with the tensor metatable at -2 and its methods table at -1.
