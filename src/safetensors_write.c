@@ -1,6 +1,7 @@
 // safetensors writer: header built with cJSON, data converted in chunks, written to a
 // temporary file in the target's directory, fsynced and renamed over the target.
 #include "safetensors.h"
+#include "signals.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -209,6 +210,7 @@ int nst_st_save(const char *path, size_t n, const char *const *names,
         free(header);
         return rc;
     }
+    nst_signals_tempfile(tmp); // a second Ctrl-C removes it before exiting
     mode_t mask = umask(0);
     umask(mask);
     int rc = 0;
@@ -234,6 +236,7 @@ int nst_st_save(const char *path, size_t n, const char *const *names,
         unlink(tmp);
     else
         sync_dir_of(path);
+    nst_signals_tempfile(NULL);
     free(tmp);
     free(header);
     return rc;
