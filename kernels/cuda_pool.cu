@@ -28,7 +28,8 @@ __global__ void pool_fwd_kernel(float *y, const float *x, size_t total, int h, i
         int oi = (int)(r / wo), oj = (int)(r % wo);
         const float *w0 = x + plane * h * wd + (size_t)(2 * oi) * wd + 2 * oj;
         if (is_max) {
-            y[o] = w0[window_argmax(w0, wd)];
+            int q = window_argmax(w0, wd); // 0..3 -> (row q / 2, column q % 2) of the window
+            y[o] = w0[(q >> 1) * wd + (q & 1)];
         } else {
             y[o] = 0.25f * ((w0[0] + w0[1]) + (w0[wd] + w0[wd + 1]));
         }

@@ -51,6 +51,10 @@ static inline nst_device nst_dev(const nst_tensor *t) { return t->st->device; }
 extern size_t nst_max_tensor_bytes;
 extern size_t nst_max_image_pixels;
 
+// Bytes of tensor storage alive, all devices together (lets the Lua side collect
+// garbage when unreachable tensors hold much memory the collector cannot see).
+extern size_t nst_live_bytes;
+
 // Checked multiply: returns 0 and sets *out, or -1 on overflow of size_t.
 int nst_mul_size(size_t a, size_t b, size_t *out);
 

@@ -13,6 +13,7 @@ static const double NST_PI = 3.14159265358979323846;
 
 size_t nst_max_tensor_bytes = (size_t)8 << 30;   // 8 GiB for one tensor
 size_t nst_max_image_pixels = (size_t)1 << 28;   // 268 Mpixel (16384 x 16384)
+size_t nst_live_bytes;
 
 int nst_fail(nst_err *e, const char *fmt, ...) {
     if (e) {
@@ -141,6 +142,7 @@ nst_tensor *nst_tensor_new(nst_device dev, int ndim, const int64_t *shape, nst_e
     }
     st->numel = numel;
     st->device = dev;
+    nst_live_bytes += numel * sizeof(float);
     nst_tensor *t = tensor_header(st, 0, ndim, shape, numel, e);
     if (!t) {
         b->release(st->data);
@@ -185,6 +187,7 @@ void nst_tensor_free(nst_tensor *t) {
     if (--st->refs == 0) {
         const nst_backend *b = registry[st->device];
         if (b) b->release(st->data);
+        nst_live_bytes -= st->numel * sizeof(float);
         free(st);
     }
     free(t);
