@@ -22,7 +22,7 @@
 
 #define MAX_PLANS 128
 // Workspace offered to Find; algorithms needing more are not considered.
-#define FIND_WORKSPACE_CAP ((size_t)256 << 20)
+#define FIND_WORKSPACE_CAP ((size_t)2048 << 20)
 
 namespace {
 
