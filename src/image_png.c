@@ -80,6 +80,12 @@ static png_structp create_read(png_ctx *c, png_infop *info) {
     png_set_read_fn(png, c, ctx_read);
     // Our pixel limit is the real one; libpng's own (1e6 per side) would only hide it.
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    // Metadata chunks are skipped unread: nst uses none of them, and libpng 1.6 mallocs
+    // the length a tEXt/zTXt/iTXt/iCCP/sPLT/eXIf/pCAL/sCAL header claims (up to 2 GiB)
+    // before reading it, only warning that it is over its 8 MB chunk limit.
+    static const png_byte skip[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0"
+                                   "sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skip, (int)(sizeof skip / 5));
     return png;
 }
 
