@@ -84,3 +84,23 @@ describe("memory", function()
     assert.is_true(grown < 1024, ("resident memory grew by %.0f MiB"):format(grown))
   end)
 end)
+
+describe("non-finite losses", function()
+  it("stop the run naming the iteration, and keep the last good checkpoint", function()
+    local dir = tmpdir()
+    local ok, err = pcall(nst.transfer, {
+      content_image = "examples/images/leuven.jpg", style_images = {"examples/images/starry_night.jpg"},
+      model = "vgg19", image_size = 32, num_iterations = 10, print_iter = 0, save_iter = 2,
+      output = dir .. "/out.png", handle_signals = false,
+      on_iter = function(it, img) if it == 3 then img:fill(0 / 0) end end, -- poison the image
+    })
+    assert.is_false(ok)
+    assert.matches("the loss became %-?nan at iteration 4", err)
+    assert.matches("the last checkpoint is kept", err)
+    local good = nst.image.load(dir .. "/out_2.png")
+    assert.is_true(good:mean():item() > 0.05)
+    assert.is_nil(io.open(dir .. "/out_4.png"), "a checkpoint of the bad image was written")
+    assert.is_nil(io.open(dir .. "/out.png"), "a final image of the bad run was written")
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)

@@ -7,4 +7,13 @@ for k, v in pairs(core) do nst[k] = v end
 nst.core = core
 nst.version = "scm-1"
 
+local vgg = require "nst.vgg"
+function nst.vgg16(opts) return vgg.new("vgg16", opts) end
+function nst.vgg19(opts) return vgg.new("vgg19", opts) end
+
+nst.loss = require "nst.loss"
+nst.optim = require "nst.optim"
+nst.transfer = require "nst.transfer" -- callable: nst.transfer(opts)
+nst.plot = require "nst.plot"
+
 return nst

@@ -31,8 +31,8 @@ bench)
     timeout 180 python3 .device/torch_gatys.py --device cuda --size $S --mode $M --iters $it --warmup 3 2>&1 | tail -1
   done; done | tee "$OUT/bench.jsonl" ;;
 transfer)
-  timeout 240 $LUA -e 'require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
+  timeout 240 $LUA -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
     "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "0",
     "-image_size", "1024", "-num_iterations", "500", "-print_iter", "50",
-    "-output_image", "'"$OUT"'/leuven_starry_1024.png"}' 2>&1 | tail -15 | tee "$OUT/transfer.txt" ;;
+    "-output_image", "'"$OUT"'/leuven_starry_1024.png"})' 2>&1 | tail -15 | tee "$OUT/transfer.txt" ;;
 esac; done

@@ -1,0 +1,104 @@
+-- Losses of the Gatys algorithm. Each returns (loss, grad): the loss a device scalar (a
+-- 1-element tensor on the input's device, never read back here) and the gradient
+-- w.r.t. the first argument. The arithmetic is in the C core (nst.mse_loss, ...).
+local core = require "nst.core"
+
+local M = {}
+
+local function check_tensor(fn, what, t)
+  if type(t) ~= "userdata" or not pcall(t.numel, t) then
+    error(("nst.loss.%s: %s must be an nst tensor, got %s"):format(fn, what, type(t)), 3)
+  end
+end
+
+-- Content loss: ½·Σ(F−P)² (Gatys), or with {mean = true} the mean squared error
+-- Σ(F−P)²/n (torch's F.mse_loss), whose gradient is 2(F−P)/n.
+function M.content(F, P, opts)
+  check_tensor("content", "features", F)
+  check_tensor("content", "target", P)
+  local scale = 1
+  if opts and opts.mean then scale = 2 / F:numel() end
+  return core.mse_loss(F, P, scale)
+end
+
+-- Style loss of one layer: E = Σ(G−A)² / (4 C² M²), G = F·Fᵀ the Gram matrix of F
+-- (1,C,H,W) or (C,H,W), M = H·W, A the target Gram (C,C) at the same M (see
+-- style_target for targets from images of another size).
+function M.style(F, A)
+  check_tensor("style", "features", F)
+  check_tensor("style", "target Gram matrix", A)
+  return core.style_loss(F, A, 1)
+end
+
+-- Total variation of an image (N,C,H,W): Σ over forward differences, squared (default)
+-- or absolute ("l1").
+function M.tv(x, kind)
+  check_tensor("tv", "image", x)
+  kind = kind or "squared"
+  if kind ~= "squared" and kind ~= "l1" then
+    error(("nst.loss.tv: kind must be \"squared\" or \"l1\", got %s"):format(tostring(kind)), 2)
+  end
+  return core.tv_loss(x, kind, 1)
+end
+
+local function positions(F)
+  local s = F:shape()
+  local m = 1
+  for i = #s - 1, #s do m = m * s[i] end
+  return m, s[#s - 2]
+end
+
+-- Gram target blended over several style images: Σ w_i G_i / Σ w_i, a (C,C) tensor.
+-- feats: a list of feature tensors (one per style image, same layer), or a list of
+-- tables {layer = features} (one per image; then the result is {layer = Gram}).
+-- weights: a list of blend weights (default all equal). m: the number of positions
+-- (H·W) of the image the target will be compared with; each G_i is rescaled from its
+-- own M_i to m so that style images of another size give a target on the same
+-- footing (default: M of the first image, i.e. no rescaling for equal sizes).
+function M.style_target(feats, weights, m)
+  if type(feats) ~= "table" or #feats == 0 then
+    error("nst.loss.style_target: expected a non-empty list of feature tensors (one per style image)", 2)
+  end
+  if type(feats[1]) == "table" then -- {layer = F} per image -> {layer = Gram}
+    local out = {}
+    for name in pairs(feats[1]) do
+      local per = {}
+      for i, t in ipairs(feats) do
+        per[i] = t[name] or error(("nst.loss.style_target: image %d lacks layer %s"):format(i, name), 2)
+      end
+      out[name] = M.style_target(per, weights, type(m) == "table" and m[name] or m)
+    end
+    return out
+  end
+  local n = #feats
+  weights = weights or {}
+  local total = 0
+  for i = 1, n do
+    local w = weights[i] or (#weights == 0 and 1 or nil)
+    if type(w) ~= "number" or w < 0 or w ~= w then
+      error(("nst.loss.style_target: blend weight %d must be a number >= 0, got %s"):format(i, tostring(w)), 2)
+    end
+    total = total + w
+  end
+  if total <= 0 then error("nst.loss.style_target: blend weights sum to 0", 2) end
+  m = m or positions(feats[1])
+  local A, c1
+  for i, F in ipairs(feats) do
+    check_tensor("style_target", "features " .. i, F)
+    local mi, c = positions(F)
+    local w = weights[i] or 1
+    -- G_i scaled to m positions, weighted: (w_i / Σw) · (m / M_i) · F_i F_iᵀ
+    local G = core.gram(F, (w / total) * (m / mi)):reshape(c, c)
+    if A then
+      if G:numel() ~= A:numel() then
+        error(("nst.loss.style_target: image %d has %d channels, image 1 has %d"):format(i, c, c1), 2)
+      end
+      A:add_(G)
+    else
+      A, c1 = G, c
+    end
+  end
+  return A
+end
+
+return M

@@ -1,0 +1,119 @@
+-- nst.cli: flag parsing (a pure function), the progress line, and a tiny end-to-end run.
+local cli = require "nst.cli"
+local weights = require "helpers.weights"
+
+local function parse_error(args)
+  local ok, err = pcall(cli.parse, args)
+  assert.is_false(ok)
+  assert.is_table(err)
+  return err.usage
+end
+
+describe("nst.cli.parse", function()
+  local req = {"-content_image", "c.jpg", "-style_image", "s.jpg"}
+  local function with(...)
+    local a = {table.unpack(req)}
+    for _, v in ipairs{...} do a[#a + 1] = v end
+    return a
+  end
+
+  it("maps neural-style's flags to transfer options", function()
+    local o = cli.parse(with("-style_image", "a.jpg,b.png", "-style_blend_weights", "2,1", "-image_size", "256",
+      "-gpu", "-1", "-content_weight", "10", "-style_weight", "1e-1", "-tv_weight", "0", "-num_iterations", "7",
+      "-init", "random", "-optimizer", "lbfgs", "-learning_rate", "0.5", "-print_iter", "0", "-save_iter", "3",
+      "-output_image", "o/x.png", "-style_scale", "0.5", "-original_colors", "1", "-pooling", "max",
+      "-model_file", "w.safetensors", "-model", "vgg19", "-content_layers", "relu4_2",
+      "-style_layers", "relu1_1, relu2_1", "-seed", "42"))
+    assert.are.equal("c.jpg", o.content_image)
+    assert.are.same({"a.jpg", "b.png"}, o.style_images)
+    assert.are.same({2, 1}, o.style_blend_weights)
+    assert.are.equal(256, o.image_size)
+    assert.are.equal("cpu", o.device)
+    assert.is_nil(o.gpu)
+    assert.are.equal(10, o.content_weight)
+    assert.are.equal(0.1, o.style_weight)
+    assert.are.equal(0, o.tv_weight)
+    assert.are.equal(7, o.num_iterations)
+    assert.are.equal("noise", o.init)
+    assert.are.equal("lbfgs", o.optimizer)
+    assert.are.equal(0.5, o.learning_rate)
+    assert.are.equal(3, o.save_iter)
+    assert.are.equal("o/x.png", o.output)
+    assert.are.equal(0.5, o.style_scale)
+    assert.is_true(o.original_colors)
+    assert.are.equal("max", o.pooling)
+    assert.are.equal("w.safetensors", o.weights)
+    assert.are.equal("vgg19", o.model)
+    assert.are.same({"relu4_2"}, o.content_layers)
+    assert.are.same({"relu1_1", "relu2_1"}, o.style_layers)
+    assert.are.equal(42, o.seed)
+  end)
+
+  it("has defaults and accepts --flags, -gpu 0 and -init image", function()
+    local o = cli.parse(with("--gpu", "0", "-init", "image"))
+    assert.are.equal("cuda", o.device)
+    assert.are.equal("content", o.init)
+    assert.are.equal("out.png", o.output)
+    assert.is_true(cli.parse({"--help"}).help)
+    assert.is_true(cli.parse({"-h"}).help)
+    assert.truthy(cli.help():find("-style_image", 1, true))
+  end)
+
+  it("reports unknown flags, bad values and missing values", function()
+    assert.are.equal("unknown flag -stlye_image (see --help)", parse_error(with("-stlye_image", "x")))
+    assert.are.equal("-image_size: expected a number, got 'big'", parse_error(with("-image_size", "big")))
+    assert.are.equal("-image_size: expected an integer, got '1.5'", parse_error(with("-image_size", "1.5")))
+    assert.are.equal("-num_iterations needs a value", parse_error(with("-num_iterations")))
+    assert.are.equal("-optimizer: expected adam|lbfgs, got 'sgd'", parse_error(with("-optimizer", "sgd")))
+    assert.are.equal("-original_colors: expected 0 or 1, got 'yes'", parse_error(with("-original_colors", "yes")))
+    assert.are.equal("-style_blend_weights: expected numbers separated by commas, got '1,x'",
+                     parse_error(with("-style_blend_weights", "1,x")))
+    assert.are.equal("-style_blend_weights has 1 weights for 2 style images",
+                     parse_error(with("-style_image", "a,b", "-style_blend_weights", "1")))
+    assert.are.equal("-content_image is required (see --help)", parse_error({"-style_image", "s.jpg"}))
+    assert.are.equal("-style_image is required (see --help)", parse_error({"-content_image", "c.jpg"}))
+    assert.are.equal("-style_weight must be >= 0, got -1", parse_error(with("-style_weight", "-1")))
+    assert.are.equal("unexpected argument 'extra' (flags start with -)", parse_error(with("extra")))
+    assert.are.equal("-gpu must be -1 (CPU) or a device number >= 0", parse_error(with("-gpu", "-3")))
+  end)
+end)
+
+describe("nst.cli", function()
+  it("formats the progress line with speed and ETA", function()
+    local line = cli.progress_line({iteration = 50, content = 1, style = {a = 2, b = 3}, tv = 0.5, total = 6.5},
+                                   500, 25)
+    assert.are.equal("Iteration 50/500  content 1  style 5  tv 0.5  total 6.5  2.00 it/s  ETA 3m45s", line)
+    assert.truthy(cli.progress_line({iteration = 1, content = 1, style = {}, tv = 0, total = 1}, 10, 0)
+                  :find("- it/s  ETA -", 1, true))
+  end)
+
+  it("main returns 2 on bad usage and runs a tiny transfer end to end", function()
+    local saved = io.stderr
+    local msgs = {}
+    io.stderr = {write = function(_, ...) for _, s in ipairs{...} do msgs[#msgs + 1] = s end end}
+    local code = cli.main({"-bogus", "1"})
+    io.stderr = saved
+    assert.are.equal(2, code)
+    assert.are.equal("nst: unknown flag -bogus (see --help)\n", table.concat(msgs))
+
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "'"))
+    local out = dir .. "/o.png"
+    local saved_out = io.stdout
+    io.stdout = {write = function() end, flush = function() end}
+    local ok, rc = pcall(cli.main, {"-content_image", "examples/images/leuven.jpg", "-style_image",
+      "examples/images/starry_night.jpg", "-image_size", "24", "-num_iterations", "2", "-print_iter", "1",
+      "-model", "vgg19", "-model_file", weights.vgg19_real(), "-output_image", out,
+      "-content_layers", "relu2_1", "-style_layers", "relu1_1,relu2_1"})
+    io.stdout = saved_out
+    assert.is_true(ok, tostring(rc))
+    assert.are.equal(0, rc)
+    for _, p in ipairs{out, dir .. "/o.csv", dir .. "/o.svg"} do
+      local f = io.open(p, "rb")
+      assert.truthy(f, p)
+      f:close()
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)

@@ -1,0 +1,105 @@
+-- nst.transfer on tiny images with the real VGG19, and the loss-history plots.
+local nst = require "nst"
+local weights = require "helpers.weights"
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("nst.transfer", function()
+  local vgg, content, style, dir
+  setup(function()
+    vgg = nst.vgg19{weights = weights.vgg19_real(), pooling = "avg"}
+    nst.manual_seed(1)
+    content = nst.image.load("examples/images/leuven.jpg", {size = 32})
+    style = nst.image.load("examples/images/starry_night.jpg", {size = 32})
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "'"))
+  end)
+  teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
+
+  local function base(extra)
+    local o = {net = vgg, model = "vgg19", content_image = content, style_images = {style},
+               image_size = false, content_layers = {"relu3_1"},
+               style_layers = {"relu1_1", "relu2_1", "relu3_1"}, num_iterations = 20, print_iter = 0}
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return o
+  end
+
+  it("20 Adam iterations lower the total loss and record every term", function()
+    local img, h = nst.transfer(base{learning_rate = 10, save_iter = 10, output = dir .. "/out.png"})
+    assert.are.same(content:shape(), img:shape())
+    assert.are.equal(20, #h)
+    assert.is_true(h[20].total < 0.8 * h[1].total, ("total %g -> %g"):format(h[1].total, h[20].total))
+    local r = h[20]
+    local sum = r.content + r.tv
+    for _, l in ipairs{"relu1_1", "relu2_1", "relu3_1"} do
+      assert.is_true(r.style[l] > 0)
+      sum = sum + r.style[l]
+    end
+    assert.is_true(math.abs(sum - r.total) <= 1e-4 * r.total)
+    assert.is_true(img:min():item() >= 0 and img:max():item() <= 1)
+    -- checkpoint at 10, final output at 20
+    assert.is_true(exists(dir .. "/out_10.png"))
+    assert.is_true(exists(dir .. "/out.png"))
+    assert.is_false(exists(dir .. "/out_20.png"))
+  end)
+
+  it("L-BFGS lowers the loss too; printer and on_iter are called", function()
+    local printed, calls = 0, 0
+    local _, h = nst.transfer(base{optimizer = "lbfgs", num_iterations = 8, print_iter = 4, init = "noise",
+                                   seed = 3, printer = function(r) printed = printed + 1; assert.is_number(r.total) end,
+                                   on_iter = function() calls = calls + 1 end})
+    assert.are.equal(2, printed)
+    assert.are.equal(8, calls)
+    assert.is_true(h[8].total < h[1].total)
+  end)
+
+  it("inits from style and file, blends two styles, keeps original colours", function()
+    local _, h = nst.transfer(base{init = "style", num_iterations = 2, style_images = {style, content},
+                                   style_blend_weights = {3, 1}, original_colors = true})
+    assert.are.equal(2, #h)
+    local img = nst.transfer(base{init_image = content, num_iterations = 1, style_weight = 0,
+                                  style_images = {}})
+    assert.are.same(content:shape(), img:shape())
+  end)
+
+  it("rejects unknown options and bad values", function()
+    assert.has_error(function() nst.transfer(base{styel_weight = 1}) end,
+                     "nst.transfer: unknown option 'styel_weight'")
+    assert.has_error(function() nst.transfer(base{init = "zeros"}) end,
+                     "nst.transfer: init must be content, noise, style or file, got zeros")
+    assert.has_error(function() nst.transfer(base{num_iterations = 1.5}) end,
+                     "nst.transfer: num_iterations must be an integer >= 0, got 1.5")
+    assert.has_error(function() nst.transfer(base{layer_weights = {1}}) end,
+                     "nst.transfer: layer_weights has 1 entries for 3 style layers")
+  end)
+
+  it("writes the history as CSV and SVG, atomically", function()
+    local h = {style_layers = {"relu1_1", "relu2_1"},
+               {iteration = 1, content = 0, style = {relu1_1 = 10, relu2_1 = 100}, tv = 0.5, total = 110.5},
+               {iteration = 2, content = 2, style = {relu1_1 = 5, relu2_1 = 50}, tv = 0.6, total = 57.6}}
+    nst.plot.csv(h, dir .. "/h.csv")
+    nst.plot.svg(h, dir .. "/h.svg")
+    local csv = read(dir .. "/h.csv")
+    assert.are.equal("iteration,content,style_relu1_1,style_relu2_1,tv,total\n" ..
+                     "1,0,10,100,0.5,110.5\n2,2,5,50,0.6,57.6\n", csv)
+    local svg = read(dir .. "/h.svg")
+    assert.truthy(svg:match("^<svg"))
+    assert.truthy(svg:match("</svg>\n$"))
+    assert.truthy(svg:find("style_relu2_1", 1, true))
+    assert.truthy(svg:find('<path fill="none"', 1, true))
+    assert.is_false(exists(dir .. "/h.csv.tmp"))
+    assert.has_error(function() nst.plot.csv(h, dir .. "/no/such/dir/h.csv") end)
+  end)
+end)
