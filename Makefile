@@ -105,12 +105,12 @@ bench: all
 # minutes on 2 cores); writes out/leuven_starry.png, .csv and .svg.
 RUN_SIZE  ?= 256
 RUN_ITERS ?= 300
+RUN_ARGS  = "-content_image", "examples/images/leuven.jpg", "-style_image", "examples/images/starry_night.jpg", \
+  "-model", "vgg19", "-gpu", "-1", "-image_size", "$(RUN_SIZE)", "-num_iterations", "$(RUN_ITERS)", \
+  "-print_iter", "25", "-save_iter", "100", "-output_image", "out/leuven_starry.png"
 run: all
 	@mkdir -p out
-	$(RUN_ENV) lua$(LUA_VERSION) -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg", \
-	  "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "-1", \
-	  "-image_size", "$(RUN_SIZE)", "-num_iterations", "$(RUN_ITERS)", "-print_iter", "25", \
-	  "-save_iter", "100", "-output_image", "out/leuven_starry.png"})'
+	$(RUN_ENV) lua$(LUA_VERSION) -e 'os.exit(require("nst.cli").main{$(RUN_ARGS)})'
 
 weights:
 	sh weights/fetch.sh
