@@ -110,7 +110,7 @@ RUN_ARGS  = "-content_image", "examples/images/leuven.jpg", "-style_image", "exa
   "-print_iter", "25", "-save_iter", "100", "-output_image", "out/leuven_starry.png"
 run: all
 	@mkdir -p out
-	$(RUN_ENV) lua$(LUA_VERSION) -e 'os.exit(require("nst.cli").main{$(RUN_ARGS)})'
+	$(RUN_ENV) lua$(LUA_VERSION) -e 'os.exit(require("nst.cli").main{$(RUN_ARGS)}, true)'
 
 weights:
 	sh weights/fetch.sh
@@ -125,7 +125,7 @@ install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)
 	install -m 755 $(LIB) $(DESTDIR)$(LUA_LIBDIR)/nst/core.so
 	install -m 644 lua/nst/*.lua $(DESTDIR)$(LUA_SHAREDIR)/nst/
-	printf '#!/bin/sh\n# nst command line (see nst --help)\n: "$${GOMP_SPINCOUNT:=1000}"; export GOMP_SPINCOUNT\nexec lua$(LUA_VERSION) - "$$@" <<"LUA"\nos.exit(require("nst.cli").main(arg))\nLUA\n' > $(DESTDIR)$(BINDIR)/nst
+	printf '#!/bin/sh\n# nst command line (see nst --help)\n: "$${GOMP_SPINCOUNT:=1000}"; export GOMP_SPINCOUNT\nexec lua$(LUA_VERSION) - "$$@" <<"LUA"\nos.exit(require("nst.cli").main(arg), true)\nLUA\n' > $(DESTDIR)$(BINDIR)/nst
 	chmod 755 $(DESTDIR)$(BINDIR)/nst
 
 uninstall:
