@@ -1,13 +1,8 @@
 -- Hardening: concurrent writers never tear a file; limits are enforced before large
 -- allocations; memory held by dropped tensors is collected.
 local nst = require "nst"
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p '" .. d .. "'"))
-  return d
-end
+local files = require "helpers.files"
+local tmpdir, rss_mib = files.tmpdir, files.rss_mib
 
 local LUA = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" .. (os.getenv("NST_BUILD") or "build") .. "/?.so;;' lua5.4"
 
@@ -66,12 +61,6 @@ describe("limits", function()
 end)
 
 describe("memory", function()
-  local function rss_mib()
-    for line in io.lines("/proc/self/status") do
-      local kb = line:match("^VmRSS:%s+(%d+)")
-      if kb then return tonumber(kb) / 1024 end
-    end
-  end
   it("collects dropped tensors when they hold much memory", function()
     collectgarbage()
     local before = rss_mib()

@@ -59,15 +59,8 @@ local function make_png(w, h, depth, ctype, rows, extra, interlace)
          chunk("IDAT", zlib_stored(table.concat(lines))) .. chunk("IEND", "")
 end
 
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb")); f:write(data); f:close()
-end
-local function read_file(path)
-  local f = assert(io.open(path, "rb")); local s = f:read("a"); f:close(); return s
-end
-local function exists(path)
-  local f = io.open(path, "rb"); if f then f:close() end; return f ~= nil
-end
+local files = require "helpers.files"
+local write_file, read_file, exists = files.write, files.read, files.exists
 local function listdir(dir)
   local names, p = {}, io.popen("ls -A '" .. dir .. "'")
   for n in p:lines() do names[#names + 1] = n end

@@ -1,6 +1,8 @@
 -- nst.safetensors: round trips, the real VGG19 file checked against an independent
 -- Python reader, and every kind of malformed file.
 local nst = require "nst"
+local files = require "helpers.files"
+local write_file, read_file, exists = files.write, files.read, files.exists
 local weights = require "helpers.weights"
 local st = nst.safetensors
 
@@ -8,25 +10,6 @@ local PY = "/usr/bin/python3"
 
 local dir
 local function tmp(name) return dir .. "/" .. name end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
 
 local function listdir(d)
   local p = assert(io.popen("ls -A '" .. d .. "'"))

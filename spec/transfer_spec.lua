@@ -1,19 +1,8 @@
 -- nst.transfer on tiny images with the real VGG19, and the loss-history plots.
 local nst = require "nst"
+local files = require "helpers.files"
+local exists, read = files.exists, files.read
 local weights = require "helpers.weights"
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 describe("nst.transfer", function()
   local vgg, content, style, dir

@@ -9,47 +9,13 @@
 
 #include <zlib.h>
 
-#include "image.h"
+#include "fuzz_image.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    // 4 Mpixel = 48 MB of float32 RGB: a valid header asking for more must be refused
-    // before anything is allocated, never take the fuzzer past -rss_limit_mb.
-    nst_max_image_pixels = (size_t)1 << 22;
+    fuzz_image_limits();
     return 0;
-}
-
-// Every failure must come with a message naming the file (the Lua error shows it).
-static void names_file(const nst_err *e) {
-    if (!e->msg[0] || !strstr(e->msg, "fuzz.png")) __builtin_trap();
-}
-
-// The readers on one buffer (left unchanged).
-static void run_one(unsigned char *buf, size_t size) {
-    FILE *f = fmemopen(buf, size, "rb");
-    if (!f) return;
-    nst_err e = {{0}};
-    nst_image_info info;
-    memset(&info, 0, sizeof info);
-    if (nst_png_info(f, "fuzz.png", &info, &e) == 0) {
-        if (info.width < 1 || info.height < 1) __builtin_trap(); // promised a non-empty image
-    } else {
-        names_file(&e);
-    }
-    rewind(f);
-    e.msg[0] = '\0';
-    nst_tensor *t = nst_png_read(f, "fuzz.png", &e);
-    if (t) {
-        // What the reader returns is always a (1,3,H,W) CPU tensor within the limit.
-        if (t->ndim != 4 || t->shape[0] != 1 || t->shape[1] != 3 ||
-            (size_t)(t->shape[2] * t->shape[3]) > nst_max_image_pixels)
-            __builtin_trap();
-        nst_tensor_free(t);
-    } else {
-        names_file(&e);
-    }
-    fclose(f);
 }
 
 // Rewrites the CRC of every complete chunk after the signature; 1 if any changed. Almost
@@ -81,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned char *buf = malloc(size);
     if (!buf) return 0;
     memcpy(buf, data, size);
-    run_one(buf, size);
-    if (fix_crcs(buf, size)) run_one(buf, size);
+    fuzz_image_run(buf, size, "fuzz.png", nst_png_info, nst_png_read);
+    if (fix_crcs(buf, size)) fuzz_image_run(buf, size, "fuzz.png", nst_png_info, nst_png_read);
     free(buf);
     return 0;
 }

@@ -4,6 +4,8 @@
 -- Each input is a float64 torch tensor variable of its name; `torch` and `F`
 -- (torch.nn.functional) are in scope; the code fills the dict `out`.
 local nst = require "nst"
+local files = require "helpers.files"
+local read, write = files.read, files.write
 
 local oracle = {}
 oracle.python = os.getenv("NST_ORACLE_PYTHON") or "/usr/bin/python3"
@@ -28,19 +30,6 @@ for name, v in env["out"].items():
     res[name] = list(t.shape) or [1]
 json.dump(res, open(os.path.join(d, "out.json"), "w"))
 ]]
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 -- Minimal JSON for {"name": [ints]} both ways (manifests only; no user data).
 local function shapes_json(t)

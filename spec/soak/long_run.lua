@@ -2,14 +2,8 @@
 -- the resident memory printed as it goes; it must stay flat.
 -- usage: lua5.4 spec/soak/long_run.lua [iterations=10000] [size=64]
 local nst = require "nst"
+local rss_mib = require("helpers.files").rss_mib
 local N, S = tonumber(arg[1]) or 10000, tonumber(arg[2]) or 64
-
-local function rss_mib()
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^VmRSS:%s+(%d+)")
-    if kb then return tonumber(kb) / 1024 end
-  end
-end
 
 local marks, t0 = {}, nst.clock()
 local _, history = nst.transfer{
