@@ -5,39 +5,7 @@
 #include <math.h>
 
 #include "cuda_internal.h"
-
-// NaN-propagating, as torch.maximum / torch.minimum and the CPU backend.
-__device__ __forceinline__ float max_nan(float x, float y) {
-    return x != x ? x : (y != y ? y : (x > y ? x : y));
-}
-__device__ __forceinline__ float min_nan(float x, float y) {
-    return x != x ? x : (y != y ? y : (x < y ? x : y));
-}
-
-__device__ __forceinline__ float binop_apply(nst_binop op, float x, float y) {
-    switch (op) {
-    case NST_ADD: return x + y;
-    case NST_SUB: return x - y;
-    case NST_MUL: return x * y;
-    case NST_DIV: return x / y;
-    case NST_MAXIMUM: return max_nan(x, y);
-    case NST_MINIMUM: return min_nan(x, y);
-    }
-    return 0.0f;
-}
-
-__device__ __forceinline__ float unop_apply(nst_unop op, float x) {
-    switch (op) {
-    case NST_NEG: return -x;
-    case NST_ABS: return fabsf(x);
-    case NST_SQRT: return sqrtf(x);
-    case NST_EXP: return expf(x);
-    case NST_LOG: return logf(x);
-    case NST_SQUARE: return x * x;
-    case NST_SIGN: return x != x ? x : (float)((x > 0.0f) - (x < 0.0f));
-    }
-    return 0.0f;
-}
+#include "elementwise.h" // after cuda_internal.h, which includes backend.h with C linkage
 
 #define GRID_STRIDE(i, n) \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
@@ -50,16 +18,16 @@ __global__ void fill_kernel(float *out, size_t n, float v) {
 // a_step / b_step are 0 for a one-element (device scalar) operand, else 1.
 __global__ void binary_kernel(float *out, const float *a, size_t a_step, const float *b,
                               size_t b_step, size_t n, nst_binop op) {
-    GRID_STRIDE(i, n) out[i] = binop_apply(op, a[i * a_step], b[i * b_step]);
+    GRID_STRIDE(i, n) out[i] = nst_binop_apply(op, a[i * a_step], b[i * b_step]);
 }
 
 __global__ void binary_scalar_kernel(float *out, const float *a, size_t n, float s, int reversed,
                                      nst_binop op) {
-    GRID_STRIDE(i, n) out[i] = reversed ? binop_apply(op, s, a[i]) : binop_apply(op, a[i], s);
+    GRID_STRIDE(i, n) out[i] = reversed ? nst_binop_apply(op, s, a[i]) : nst_binop_apply(op, a[i], s);
 }
 
 __global__ void unary_kernel(float *out, const float *a, size_t n, nst_unop op) {
-    GRID_STRIDE(i, n) out[i] = unop_apply(op, a[i]);
+    GRID_STRIDE(i, n) out[i] = nst_unop_apply(op, a[i]);
 }
 
 __global__ void axpy_kernel(float *y, const float *x, size_t n, float alpha) {

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "cpu.h"
+#include "elementwise.h"
 
 // Reductions split [0, n) into at most RED_CHUNKS pieces of at least RED_MIN elements.
 #define RED_CHUNKS 64
@@ -26,20 +27,6 @@ static double sum_parts(const double *p, size_t k) {
 }
 
 // NaN-propagating max/min, as torch.maximum / torch.minimum.
-static inline float fmax_nan(float x, float y) { return x != x ? x : (y != y ? y : (x > y ? x : y)); }
-static inline float fmin_nan(float x, float y) { return x != x ? x : (y != y ? y : (x < y ? x : y)); }
-
-static inline float apply_bin(float x, float y, nst_binop op) {
-    switch (op) {
-    case NST_ADD: return x + y;
-    case NST_SUB: return x - y;
-    case NST_MUL: return x * y;
-    case NST_DIV: return x / y;
-    case NST_MAXIMUM: return fmax_nan(x, y);
-    case NST_MINIMUM: return fmin_nan(x, y);
-    }
-    return 0;
-}
 
 static int check_binop(nst_binop op, nst_err *e) {
     if ((int)op < (int)NST_ADD || (int)op > (int)NST_MINIMUM)
@@ -63,15 +50,15 @@ int nst_cpu_binary(float *out, const float *a, size_t na, const float *b, size_t
     // Separate loops so the common full-size case vectorizes without index selects.
     if (na == n && nb == n) {
 #pragma omp parallel for schedule(static) if (n > NST_CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = apply_bin(a[i], b[i], op);
+        for (size_t i = 0; i < n; i++) out[i] = nst_binop_apply(op, a[i], b[i]);
     } else if (nb == 1) {
         float s = b[0];
 #pragma omp parallel for schedule(static) if (n > NST_CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = apply_bin(a[i], s, op);
+        for (size_t i = 0; i < n; i++) out[i] = nst_binop_apply(op, a[i], s);
     } else {
         float s = a[0];
 #pragma omp parallel for schedule(static) if (n > NST_CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = apply_bin(s, b[i], op);
+        for (size_t i = 0; i < n; i++) out[i] = nst_binop_apply(op, s, b[i]);
     }
     return 0;
 }
@@ -81,32 +68,20 @@ int nst_cpu_binary_scalar(float *out, const float *a, size_t n, float s, int rev
     if (check_binop(op, e)) return -1;
     if (reversed) {
 #pragma omp parallel for schedule(static) if (n > NST_CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = apply_bin(s, a[i], op);
+        for (size_t i = 0; i < n; i++) out[i] = nst_binop_apply(op, s, a[i]);
     } else {
 #pragma omp parallel for schedule(static) if (n > NST_CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) out[i] = apply_bin(a[i], s, op);
+        for (size_t i = 0; i < n; i++) out[i] = nst_binop_apply(op, a[i], s);
     }
     return 0;
 }
 
-static inline float apply_un(float x, nst_unop op) {
-    switch (op) {
-    case NST_NEG: return -x;
-    case NST_ABS: return fabsf(x);
-    case NST_SQRT: return sqrtf(x);
-    case NST_EXP: return expf(x);
-    case NST_LOG: return logf(x);
-    case NST_SQUARE: return x * x;
-    case NST_SIGN: return x != x ? x : (float)((x > 0) - (x < 0));
-    }
-    return 0;
-}
 
 int nst_cpu_unary(float *out, const float *a, size_t n, nst_unop op, nst_err *e) {
     if ((int)op < (int)NST_NEG || (int)op > (int)NST_SIGN)
         return nst_fail(e, "cpu: unknown unary op %d", (int)op);
 #pragma omp parallel for schedule(static) if (n > NST_CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = apply_un(a[i], op);
+    for (size_t i = 0; i < n; i++) out[i] = nst_unop_apply(op, a[i]);
     return 0;
 }
 
@@ -153,7 +128,7 @@ int nst_cpu_reduce(float *out1, const float *a, size_t n, nst_reduce op, nst_err
         } else {
             float m = a[lo];
             for (size_t i = lo + 1; i < hi; i++)
-                m = op == NST_MIN ? fmin_nan(m, a[i]) : fmax_nan(m, a[i]);
+                m = op == NST_MIN ? nst_min_nan(m, a[i]) : nst_max_nan(m, a[i]);
             acc = m;
         }
         part[j] = acc;
@@ -163,7 +138,7 @@ int nst_cpu_reduce(float *out1, const float *a, size_t n, nst_reduce op, nst_err
     } else {
         float m = (float)part[0];
         for (size_t j = 1; j < k; j++)
-            m = op == NST_MIN ? fmin_nan(m, (float)part[j]) : fmax_nan(m, (float)part[j]);
+            m = op == NST_MIN ? nst_min_nan(m, (float)part[j]) : nst_max_nan(m, (float)part[j]);
         *out1 = m;
     }
     return 0;
