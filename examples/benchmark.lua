@@ -3,21 +3,29 @@
 -- Adam lr 1 on the image, random SIZE x SIZE content and style, random weights.
 -- usage: lua5.4 examples/benchmark.lua [--size 256] [--iters 20] [--warmup 3]
 --                                      [--device cpu|cuda] [--mode fp32|tf32|bf16]
--- Prints one JSON line like torch_gatys.py: ms_per_iter and peak memory.
+--                                      [--layout auto|nchw|nhwc] [--profile N]
+-- Prints one JSON line like torch_gatys.py: ms_per_iter and peak memory, plus host_ms
+-- (time the host takes to queue one iteration; with CUDA the device runs behind it).
+-- --profile N first prints, on stderr, where the time of N more iterations went (per
+-- layer and direction, losses, Adam; nst.profile_*).
 local nst = require "nst"
 
-local opts = {size = 256, iters = 20, warmup = 3, device = "cpu", mode = "tf32"}
+local opts = {size = 256, iters = 20, warmup = 3, device = "cpu", mode = "tf32", layout = "auto",
+              profile = 0}
 local i = 1
 while i <= #arg do
   local k = arg[i]:match("^%-%-(.+)$")
   if not k or opts[k] == nil or arg[i + 1] == nil then
-    io.stderr:write("usage: benchmark.lua [--size N] [--iters N] [--warmup N] [--device cpu|cuda] [--mode fp32|tf32|bf16]\n")
+    io.stderr:write("usage: benchmark.lua [--size N] [--iters N] [--warmup N] [--device cpu|cuda] [--mode fp32|tf32|bf16] [--layout auto|nchw|nhwc] [--profile N]\n")
     os.exit(2)
   end
   opts[k] = type(opts[k]) == "number" and assert(tonumber(arg[i + 1]), "bad number for --" .. k) or arg[i + 1]
   i = i + 2
 end
-if opts.device == "cuda" then nst.cuda_set_precision(opts.mode) end
+if opts.device == "cuda" then
+  nst.cuda_set_precision(opts.mode)
+  nst.cuda_set_conv_layout(opts.layout)
+end
 
 -- Random VGG16 weights up to conv4_3 (timing only), He init, written once.
 local convs = {{0, 3, 64}, {2, 64, 64}, {5, 64, 128}, {7, 128, 128}, {10, 128, 256}, {12, 256, 256},
@@ -44,7 +52,9 @@ local img = content:clone()
 local adam = nst.optim.adam{lr = 1}
 local sw = 1e3 / #STYLE
 
+local dev = opts.device
 local function step()
+  nst.profile_mark("(host gap before the iteration)", dev)
   local F = vgg:forward(img, STYLE)
   local total, grads = nst.mse_loss(F.relu4_3, P)
   grads = {relu4_3 = grads}
@@ -53,7 +63,10 @@ local function step()
     total = total + ls
     grads[name] = grads[name] and grads[name] + gs or gs
   end
-  adam:step(img, vgg:backward(grads))
+  nst.profile_mark("losses", dev)
+  local g = vgg:backward(grads)
+  adam:step(img, g)
+  nst.profile_mark("adam", dev)
   return total
 end
 
@@ -74,9 +87,40 @@ local t0 = now()
 for _ = 1, opts.iters do last = step() end
 last:item() -- waits for the device
 local dt = (now() - t0) / opts.iters
+
+-- Host time to queue one iteration (the device idle at the start), median of 5.
+local host = {}
+for r = 1, 5 do
+  local h0 = now()
+  last = step()
+  host[r] = now() - h0
+  last:item()
+end
+table.sort(host)
+
+if opts.profile > 0 then
+  nst.profile_start()
+  for _ = 1, opts.profile do last = step() end
+  last:item()
+  local marks, sum, order = nst.profile_stop(), {}, {}
+  for _, m in ipairs(marks) do
+    if not sum[m.label] then sum[m.label] = 0; order[#order + 1] = m.label end
+    sum[m.label] = sum[m.label] + m.ms / opts.profile
+  end
+  local total = 0
+  for _, l in ipairs(order) do total = total + sum[l] end
+  io.stderr:write(("profile (%s, %dpx, %s, layout %s): ms per iteration, %d iterations\n")
+    :format(dev, S, opts.mode, dev == "cuda" and nst.cuda_get_conv_layout() or "-", opts.profile))
+  for _, l in ipairs(order) do
+    io.stderr:write(("  %-34s %8.3f  %5.1f%%\n"):format(l, sum[l], 100 * sum[l] / total))
+  end
+  io.stderr:write(("  %-34s %8.3f\n"):format("total", total))
+end
 local peak
 if opts.device == "cuda" then peak = nst.cuda_memory_stats().peak / 2 ^ 20 else peak = peak_rss_mib() end
 local gflop = 4 * 278208 * S * S / 1e9
-print(('{"impl": "nst", "device": "%s", "size": %d, "mode": "%s", "ms_per_iter": %.3f, "tflops": %.3f, "peak_mib": %d, "peak_kind": "%s"}')
-  :format(opts.device, S, opts.device == "cuda" and opts.mode or "fp32", dt * 1e3, gflop / dt / 1e3, math.floor(peak + 0.5),
+print(('{"impl": "nst", "device": "%s", "size": %d, "mode": "%s", "layout": "%s", "ms_per_iter": %.3f, "host_ms": %.3f, "tflops": %.3f, "peak_mib": %d, "peak_kind": "%s"}')
+  :format(opts.device, S, opts.device == "cuda" and opts.mode or "fp32",
+          opts.device == "cuda" and nst.cuda_get_conv_layout() or "-", dt * 1e3, host[3] * 1e3,
+          gflop / dt / 1e3, math.floor(peak + 0.5),
           opts.device == "cuda" and "device allocations" or "process RSS"))

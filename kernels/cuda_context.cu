@@ -18,6 +18,8 @@ static int g_stream_ok;
 static cublasHandle_t g_cublas;
 static cudnnHandle_t g_cudnn;
 static enum nst_cu_precision g_precision = NST_PREC_TF32;
+enum conv_layout { LAYOUT_AUTO, LAYOUT_NCHW, LAYOUT_NHWC };
+static enum conv_layout g_layout = LAYOUT_AUTO;
 
 int nst_cu_check(cudaError_t err, const char *what, nst_err *e) {
     if (err == cudaSuccess) return 0;
@@ -149,6 +151,28 @@ extern "C" int nst_cuda_set_precision(const char *mode, nst_err *e) {
     g_precision = p;
     // Convolution plans are keyed by precision (cuda_conv.cu); cuBLAS keeps a mode.
     if (g_cublas) return apply_cublas_math(g_cublas, e);
+    return 0;
+}
+
+int nst_cu_conv_nhwc(void) {
+    if (g_layout == LAYOUT_AUTO) return g_precision != NST_PREC_FP32;
+    return g_layout == LAYOUT_NHWC;
+}
+
+extern "C" const char *nst_cuda_get_conv_layout(void) {
+    return g_layout == LAYOUT_AUTO ? "auto" : g_layout == LAYOUT_NHWC ? "nhwc" : "nchw";
+}
+
+extern "C" int nst_cuda_set_conv_layout(const char *layout, nst_err *e) {
+    if (layout && strcmp(layout, "auto") == 0)
+        g_layout = LAYOUT_AUTO;
+    else if (layout && strcmp(layout, "nchw") == 0)
+        g_layout = LAYOUT_NCHW;
+    else if (layout && strcmp(layout, "nhwc") == 0)
+        g_layout = LAYOUT_NHWC;
+    else
+        return nst_fail(e, "conv layout: expected \"auto\", \"nchw\" or \"nhwc\", got \"%s\"",
+                        layout ? layout : "(null)");
     return 0;
 }
 

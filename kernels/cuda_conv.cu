@@ -1,19 +1,25 @@
-// 3x3, stride 1, pad 1 convolution (NCHW float) through cuDNN's convolution API:
-// forward with a bias + ReLU epilogue kernel, and backward-data.
+// 3x3, stride 1, pad 1 convolution through cuDNN's convolution API: forward with a
+// bias + ReLU epilogue, and backward-data. nst's tensors are NCHW float.
 //
 // A plan (descriptors + algorithm + workspace size) is made once per (direction,
-// n, c, h, w, k, precision) with cudnnFind*AlgorithmEx on the call's own buffers; Find
-// synchronizes and may run every algorithm, so the first call per shape is slow and
-// later calls queue work only. Workspace comes from the arena.
+// n, c, h, w, k, precision, layout) with cudnnFind*AlgorithmEx on the call's own
+// buffers; Find synchronizes and may run every algorithm, so the first call per shape
+// is slow and later calls queue work only. Workspace comes from the arena.
+//
+// Layouts (nst_cuda_set_conv_layout):
+// - channels-last (NHWC): the input is transposed into NHWC scratch (float, or bf16 in
+//   bf16 mode) with channels padded to a multiple of 8, the weights into KRSC; cuDNN
+//   runs its tensor-core kernels on them and the output is transposed back to NCHW
+//   float with bias and ReLU applied in the same pass (cuda_layout.cu).
+// - NCHW: cuDNN on the tensors themselves (fp32 / tf32); in bf16 mode x/dy and w are
+//   converted to bf16 scratch first and the output converted back in the epilogue.
 //
 // Precision (cuda_context.cu): fp32 accepts only FMA-math algorithms (falling back to
-// implicit GEMM), tf32 takes the fastest float algorithm cuDNN offers, bf16 converts
-// x/dy and w to bf16 scratch each call, runs the convolution with float accumulation
-// and converts the output back to float in the epilogue.
+// implicit GEMM), tf32 takes the fastest float algorithm cuDNN offers, bf16 stores
+// activations and weights in bf16 with float accumulation.
 //
-// Bias and ReLU use our own epilogue kernel rather than
-// cudnnConvolutionBiasActivationForward, whose identity activation only works with one
-// algorithm: one extra pass over y, in exchange for any algorithm being usable.
+// Bias and ReLU use our own epilogue rather than cudnnConvolutionBiasActivationForward,
+// whose identity activation only works with one algorithm.
 #include <cuda_bf16.h>
 
 #include <new>
@@ -29,7 +35,8 @@ namespace {
 enum dir { DIR_FWD = 0, DIR_BWD_DATA = 1 };
 
 struct Plan {
-    int dir, n, c, h, w, k, prec;
+    int dir, n, c, h, w, k, prec, nhwc; // the key; c and k unpadded
+    int cp, kp;                          // channels as cuDNN sees them (padded when nhwc)
     cudnnTensorDescriptor_t xd, yd; // x (n,c,h,w), y (n,k,h,w); dx / dy for backward
     cudnnFilterDescriptor_t wd;     // (k,c,3,3)
     cudnnConvolutionDescriptor_t cd;
@@ -49,11 +56,11 @@ void plan_destroy(Plan *p) {
     delete p;
 }
 
-Plan *plan_lookup(int d, int n, int c, int h, int w, int k, int prec) {
+Plan *plan_lookup(int d, int n, int c, int h, int w, int k, int prec, int nhwc) {
     for (int i = 0; i < g_nplans; i++) {
         Plan *p = g_plans[i];
         if (p->dir == d && p->n == n && p->c == c && p->h == h && p->w == w && p->k == k &&
-            p->prec == prec)
+            p->prec == prec && p->nhwc == nhwc)
             return p;
     }
     return NULL;
@@ -81,13 +88,12 @@ int plan_descriptors(Plan *p, nst_err *e) {
         nst_cudnn_check(cudnnCreateConvolutionDescriptor(&p->cd),
                         "cudnnCreateConvolutionDescriptor", e))
         return -1;
-    if (nst_cudnn_check(cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NCHW, dt, p->n, p->c, p->h,
-                                                   p->w),
+    cudnnTensorFormat_t fmt = p->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    if (nst_cudnn_check(cudnnSetTensor4dDescriptor(p->xd, fmt, dt, p->n, p->cp, p->h, p->w),
                         "cudnnSetTensor4dDescriptor (x)", e) ||
-        nst_cudnn_check(cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NCHW, dt, p->n, p->k, p->h,
-                                                   p->w),
+        nst_cudnn_check(cudnnSetTensor4dDescriptor(p->yd, fmt, dt, p->n, p->kp, p->h, p->w),
                         "cudnnSetTensor4dDescriptor (y)", e) ||
-        nst_cudnn_check(cudnnSetFilter4dDescriptor(p->wd, dt, CUDNN_TENSOR_NCHW, p->k, p->c, 3, 3),
+        nst_cudnn_check(cudnnSetFilter4dDescriptor(p->wd, dt, fmt, p->kp, p->cp, 3, 3),
                         "cudnnSetFilter4dDescriptor", e) ||
         // Cross-correlation, as PyTorch's conv2d; accumulation in float in every mode.
         nst_cudnn_check(cudnnSetConvolution2dDescriptor(p->cd, 1, 1, 1, 1, 1, 1,
@@ -97,6 +103,9 @@ int plan_descriptors(Plan *p, nst_err *e) {
         return -1;
     return 0;
 }
+
+// Channel count of a channels-last tensor: tensor-core kernels want multiples of 8.
+int pad8(int c) { return (c + 7) / 8 * 8; }
 
 // fp32 mode must not run TF32 tensor-core kernels.
 bool math_allowed(int prec, cudnnMathType_t m) { return prec != NST_PREC_FP32 || m == CUDNN_FMA_MATH; }
@@ -172,10 +181,10 @@ int plan_choose(cudnnHandle_t h, Plan *p, const void *in, const void *wt, void *
 }
 
 // The plan for this call, made (with Find on these buffers) on first use.
-Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, const void *in,
-               const void *wt, void *out, nst_err *e) {
+Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int nhwc,
+               const void *in, const void *wt, void *out, nst_err *e) {
     int prec = (int)nst_cu_precision();
-    Plan *p = plan_lookup(d, n, c, hh, w, k, prec);
+    Plan *p = plan_lookup(d, n, c, hh, w, k, prec, nhwc);
     if (p) return p;
     p = new (std::nothrow) Plan();
     if (!p) {
@@ -183,6 +192,7 @@ Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, const
         return NULL;
     }
     p->dir = d, p->n = n, p->c = c, p->h = hh, p->w = w, p->k = k, p->prec = prec;
+    p->nhwc = nhwc, p->cp = nhwc ? pad8(c) : c, p->kp = nhwc ? pad8(k) : k;
     if (plan_descriptors(p, e) || plan_choose(h, p, in, wt, out, e)) {
         plan_destroy(p);
         return NULL;
@@ -195,8 +205,9 @@ Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, const
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
          i += (size_t)blockDim.x * gridDim.x)
 
-__global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *in, size_t n) {
-    GRID_STRIDE(i, n) out[i] = __float2bfloat16(in[i]);
+// out = bf16(in), zero where mask (may be NULL) is not > 0.
+__global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *in, const float *mask, size_t n) {
+    GRID_STRIDE(i, n) out[i] = __float2bfloat16(!mask || mask[i] > 0.0f ? in[i] : 0.0f);
 }
 
 // y (n,k,hw): y = relu?(src + bias[channel]); src is y itself (float) or the bf16
@@ -225,28 +236,76 @@ int sizes_ok(const char *what, int n, int c, int h, int w, int k, size_t *in_tot
 
 // Scratch of one convolution call, released (stream-ordered) on every exit path.
 struct Scratch {
-    void *in_bf = nullptr, *w_bf = nullptr, *out_bf = nullptr, *ws = nullptr;
+    void *in = nullptr, *w = nullptr, *out = nullptr, *ws = nullptr;
     ~Scratch() {
-        nst_cu_free(in_bf);
-        nst_cu_free(w_bf);
-        nst_cu_free(out_bf);
+        nst_cu_free(in);
+        nst_cu_free(w);
+        nst_cu_free(out);
         nst_cu_free(ws);
     }
 };
 
-// bf16 mode: converts the two inputs into scratch and allocates the bf16 output.
-int bf16_inputs(Scratch &sc, const float *in, size_t in_total, const float *w, size_t w_total,
-                size_t out_total, cudaStream_t s, nst_err *e) {
-    size_t b = sizeof(__nv_bfloat16);
-    if (!(sc.in_bf = nst_cu_alloc(in_total * b, e)) || !(sc.w_bf = nst_cu_alloc(w_total * b, e)) ||
-        !(sc.out_bf = nst_cu_alloc(out_total * b, e)))
+// What cuDNN reads and writes: the caller's NCHW float buffers, or converted copies in
+// scratch. `in` is x (forward) or dy (backward-data), `out` is y or dx.
+struct Operands {
+    const void *in, *w;
+    void *out;
+};
+
+// Fills op for one call. in (n, cin, P) float, w (k, c, 3, 3) float, out (n, cout, P);
+// in is masked by (mask > 0) when mask is not NULL (backward through a ReLU).
+// NHWC: in and w converted (channels padded), output scratch allocated. NCHW bf16: in
+// and w converted to bf16, bf16 output scratch. NCHW float: the buffers themselves, or
+// the masked input in scratch.
+int prepare(Scratch &sc, Operands &op, bool bf, bool nhwc, const float *in, const float *mask,
+            int n, int cin, int cout, size_t P, const float *w, int k, int c, void *out,
+            cudaStream_t s, nst_err *e) {
+    op = {in, w, out};
+    if (!bf && !nhwc) {
+        if (!mask) return 0;
+        size_t total = P * (size_t)n * (size_t)cin; // checked by sizes_ok
+        if (!(sc.in = nst_cu_alloc(total * sizeof(float), e)) ||
+            nst_cu_relu_bwd((float *)sc.in, in, mask, total, e))
+            return -1;
+        op.in = sc.in;
+        return 0;
+    }
+    size_t esz = bf ? sizeof(__nv_bfloat16) : sizeof(float);
+    int cinp = nhwc ? pad8(cin) : cin, coutp = nhwc ? pad8(cout) : cout;
+    int kp = nhwc ? pad8(k) : k, cp = nhwc ? pad8(c) : c;
+    size_t nP = P * (size_t)n, in_n, out_n, w_n, in_b, out_b, w_b; // nP checked by sizes_ok
+    if (nst_mul_size(nP, (size_t)cinp, &in_n) || nst_mul_size(nP, (size_t)coutp, &out_n) ||
+        nst_mul_size((size_t)kp * 9, (size_t)cp, &w_n) || nst_mul_size(in_n, esz, &in_b) ||
+        nst_mul_size(out_n, esz, &out_b) || nst_mul_size(w_n, esz, &w_b))
+        return nst_fail(e, "conv3x3: size overflow");
+    if (!(sc.in = nst_cu_alloc(in_b, e)) || !(sc.w = nst_cu_alloc(w_b, e)) ||
+        !(sc.out = nst_cu_alloc(out_b, e)))
         return -1;
-    to_bf16_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.in_bf, in,
-                                                                     in_total);
+    op = {sc.in, sc.w, sc.out};
+    if (nhwc)
+        return nst_cu_to_nhwc(sc.in, bf, in, mask, n, cin, cinp, P, e) ||
+                       nst_cu_weights_krsc(sc.w, bf, w, k, c, kp, cp, e)
+                   ? -1
+                   : 0;
+    to_bf16_kernel<<<nst_cu_blocks(in_n), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.in, in, mask,
+                                                                   in_n);
     if (nst_cu_launched("to_bf16_kernel", e)) return -1;
-    to_bf16_kernel<<<nst_cu_blocks(w_total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.w_bf, w,
-                                                                    w_total);
+    to_bf16_kernel<<<nst_cu_blocks(w_n), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.w, w, nullptr,
+                                                                  w_n);
     return nst_cu_launched("to_bf16_kernel", e);
+}
+
+// Writes the result into the caller's NCHW float out (n, cout, P) with bias (may be
+// NULL) and ReLU: transposed back from NHWC scratch, converted from bf16 scratch, or in
+// place.
+int finish(const Scratch &sc, bool bf, bool nhwc, float *out, const float *bias, int relu, int n,
+           int cout, size_t P, cudaStream_t s, nst_err *e) {
+    if (nhwc) return nst_cu_from_nhwc(out, sc.out, bf, bias, relu, n, cout, pad8(cout), P, e);
+    if (!bf && !bias && !relu) return 0;
+    size_t total = P * (size_t)n * (size_t)cout;
+    epilogue_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(
+        out, bf ? (const __nv_bfloat16 *)sc.out : nullptr, bias, total, P, cout, relu != 0);
+    return nst_cu_launched("epilogue_kernel", e);
 }
 
 } // namespace
@@ -260,28 +319,24 @@ int nst_cu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bi
         nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
         return -1;
     Scratch sc;
-    bool bf = nst_cu_precision() == NST_PREC_BF16;
-    if (bf && bf16_inputs(sc, x, in_total, w, w_total, out_total, s, e)) return -1;
-    const void *xin = bf ? sc.in_bf : (const void *)x, *win = bf ? sc.w_bf : (const void *)w;
-    void *yout = bf ? sc.out_bf : (void *)y;
-    Plan *p = plan_get(hd, DIR_FWD, n, c, h, wd, k, xin, win, yout, e);
+    Operands op;
+    bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
+    size_t P = (size_t)h * wd;
+    if (prepare(sc, op, bf, nhwc, x, nullptr, n, c, k, P, w, k, c, y, s, e)) return -1;
+    Plan *p = plan_get(hd, DIR_FWD, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e);
     if (!p) return -1;
     if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
     const float one = 1.0f, zero = 0.0f;
-    if (nst_cudnn_check(cudnnConvolutionForward(hd, &one, p->xd, xin, p->wd, win, p->cd,
+    if (nst_cudnn_check(cudnnConvolutionForward(hd, &one, p->xd, op.in, p->wd, op.w, p->cd,
                                                 (cudnnConvolutionFwdAlgo_t)p->algo, sc.ws, p->ws,
-                                                &zero, p->yd, yout),
+                                                &zero, p->yd, op.out),
                         "cudnnConvolutionForward", e))
         return -1;
-    if (!bf && !bias && !relu) return 0;
-    epilogue_kernel<<<nst_cu_blocks(out_total), NST_CU_THREADS, 0, s>>>(
-        y, bf ? (const __nv_bfloat16 *)sc.out_bf : nullptr, bias, out_total, (size_t)h * wd, k,
-        relu != 0);
-    return nst_cu_launched("epilogue_kernel", e);
+    return finish(sc, bf, nhwc, y, bias, relu, n, k, P, s, e);
 }
 
-int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *w, int n, int c, int h,
-                            int wd, int k, nst_err *e) {
+int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
+                            int c, int h, int wd, int k, nst_err *e) {
     cudaStream_t s;
     cudnnHandle_t hd;
     size_t in_total, out_total, w_total;
@@ -289,22 +344,19 @@ int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *w, int n, i
         nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
         return -1;
     Scratch sc;
-    bool bf = nst_cu_precision() == NST_PREC_BF16;
-    // Backward-data reads dy (n,k,h,w) and writes dx (n,c,h,w).
-    if (bf && bf16_inputs(sc, dy, out_total, w, w_total, in_total, s, e)) return -1;
-    const void *dyin = bf ? sc.in_bf : (const void *)dy, *win = bf ? sc.w_bf : (const void *)w;
-    void *dxout = bf ? sc.out_bf : (void *)dx;
-    Plan *p = plan_get(hd, DIR_BWD_DATA, n, c, h, wd, k, dyin, win, dxout, e);
+    Operands op;
+    bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
+    size_t P = (size_t)h * wd;
+    // Backward-data reads dy (n,k,h,w), masked by relu_y, and writes dx (n,c,h,w).
+    if (prepare(sc, op, bf, nhwc, dy, relu_y, n, k, c, P, w, k, c, dx, s, e)) return -1;
+    Plan *p = plan_get(hd, DIR_BWD_DATA, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e);
     if (!p) return -1;
     if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
     const float one = 1.0f, zero = 0.0f;
-    if (nst_cudnn_check(cudnnConvolutionBackwardData(hd, &one, p->wd, win, p->yd, dyin, p->cd,
+    if (nst_cudnn_check(cudnnConvolutionBackwardData(hd, &one, p->wd, op.w, p->yd, op.in, p->cd,
                                                      (cudnnConvolutionBwdDataAlgo_t)p->algo, sc.ws,
-                                                     p->ws, &zero, p->xd, dxout),
+                                                     p->ws, &zero, p->xd, op.out),
                         "cudnnConvolutionBackwardData", e))
         return -1;
-    if (!bf) return 0;
-    epilogue_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>(
-        dx, (const __nv_bfloat16 *)sc.out_bf, nullptr, in_total, (size_t)h * wd, c, 0);
-    return nst_cu_launched("epilogue_kernel", e);
+    return finish(sc, bf, nhwc, dx, nullptr, 0, n, c, P, s, e);
 }

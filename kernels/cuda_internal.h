@@ -27,6 +27,9 @@ int nst_cu_stream(cudaStream_t *s, nst_err *e);
 int nst_cu_cublas(cublasHandle_t *h, nst_err *e);
 int nst_cu_cudnn(cudnnHandle_t *h, nst_err *e);
 enum nst_cu_precision nst_cu_precision(void);
+// Whether convolutions run channels-last (NHWC) in the current precision; see
+// nst_cuda_set_conv_layout.
+int nst_cu_conv_nhwc(void);
 
 // Error helpers: 0 on success, else nst_fail with what failed and the API's message.
 int nst_cu_check(cudaError_t err, const char *what, nst_err *e);
@@ -83,8 +86,18 @@ int nst_cu_gram(float *out, const float *f, int batch, int c, int64_t m, float s
 // cuda_conv.cu
 int nst_cu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bias, int n, int c,
                        int h, int wd, int k, int relu, nst_err *e);
-int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *w, int n, int c, int h,
-                            int wd, int k, nst_err *e);
+int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
+                            int c, int h, int wd, int k, nst_err *e);
+// cuda_layout.cu: NCHW float <-> NHWC (float, or bf16 when bf16 != 0), channels padded
+// from c to cp with zeros; to_nhwc zeroes where mask (n,c,P) is not > 0 (mask may be
+// NULL); from_nhwc adds bias (may be NULL) and applies ReLU (relu != 0).
+int nst_cu_to_nhwc(void *out, int bf16, const float *in, const float *mask, int n, int c, int cp,
+                   size_t P, nst_err *e);
+int nst_cu_from_nhwc(float *out, const void *in, int bf16, const float *bias, int relu, int n,
+                     int k, int kp, size_t P, nst_err *e);
+// w (k,c,3,3) float -> (kp,3,3,cp), zero padded.
+int nst_cu_weights_krsc(void *out, int bf16, const float *w, int k, int c, int kp, int cp,
+                        nst_err *e);
 // cuda_pool.cu
 int nst_cu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_pool mode, nst_err *e);
 int nst_cu_pool_bwd(float *dx, const float *dy, const float *x, int planes, int h, int wd,

@@ -26,6 +26,15 @@ int nst_cuda_set_precision(const char *mode, nst_err *e);
 // The current mode's name ("fp32", "tf32" or "bf16").
 const char *nst_cuda_get_precision(void);
 
+// Memory layout of convolutions (process-wide, takes effect on the next call):
+//   "nhwc"  channels-last: input and output converted (and channels padded to a
+//           multiple of 8) around cuDNN's NHWC kernels, the tensor-core native layout.
+//   "nchw"  cuDNN called on nst's NCHW tensors directly.
+//   "auto"  (default) nhwc in bf16 and tf32 modes, nchw in fp32.
+// -1 with a message for any other string.
+int nst_cuda_set_conv_layout(const char *layout, nst_err *e);
+const char *nst_cuda_get_conv_layout(void);
+
 // Caching allocator statistics in bytes: held by live tensors and scratch (in_use),
 // the largest in_use since start or the last reset (peak), obtained from cudaMalloc
 // and not yet returned (reserved = in_use + cached free blocks).
@@ -33,6 +42,11 @@ void nst_cuda_memory_stats(size_t *in_use, size_t *peak, size_t *reserved);
 void nst_cuda_reset_peak(void);
 // Waits for queued work, then returns every cached free block to the driver.
 int nst_cuda_empty_cache(nst_err *e);
+
+// Profiling events (src/profile.c): records event i on the stream; elapsed milliseconds
+// between two recorded events (waits for the later one).
+int nst_cuda_event_record(size_t i, nst_err *e);
+int nst_cuda_event_elapsed(size_t a, size_t b, float *ms, nst_err *e);
 
 // Name of device 0 ("NVIDIA H200"); returns 0, or -1 with "" in buf when no device.
 int nst_cuda_device_name(char *buf, size_t len);

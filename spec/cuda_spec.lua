@@ -45,6 +45,7 @@ describe("cuda backend #cuda", function()
 
   teardown(function()
     if nst.cuda_set_precision then nst.cuda_set_precision("tf32") end
+    if nst.cuda_set_conv_layout then nst.cuda_set_conv_layout("auto") end
   end)
 
   it("round-trips data and reports the device", function()
@@ -126,19 +127,27 @@ describe("cuda backend #cuda", function()
     assert_close(nst.gram(f3:cuda()), nst.gram(f3), "gram (C,H,W)")
   end)
 
-  it("3x3 convolution forward (bias, relu) and backward-data", function()
-    for _, s in ipairs {{1, 3, 7, 5, 4}, {2, 16, 13, 17, 8}, {1, 64, 32, 32, 32}} do
-      local n, c, h, w, k = s[1], s[2], s[3], s[4], s[5]
-      local x, wt, b = randn(n, c, h, w), randn(k, c, 3, 3):mul(0.2), randn(k)
-      local gx, gw, gb = x:cuda(), wt:cuda(), b:cuda()
-      local tag = table.concat(s, "x")
-      assert_close(nst.conv3x3(gx, gw), nst.conv3x3(x, wt), "conv " .. tag)
-      assert_close(nst.conv3x3(gx, gw, gb), nst.conv3x3(x, wt, b), "conv+bias " .. tag)
-      assert_close(nst.conv3x3(gx, gw, gb, true), nst.conv3x3(x, wt, b, true), "conv+bias+relu " .. tag)
-      assert_close(nst.conv3x3(gx, gw, nil, true), nst.conv3x3(x, wt, nil, true), "conv+relu " .. tag)
-      local dy = randn(n, k, h, w)
-      assert_close(nst.conv3x3_backward(dy:cuda(), gw), nst.conv3x3_backward(dy, wt), "conv bwd " .. tag)
+  it("3x3 convolution forward (bias, relu) and backward-data (plain and through a ReLU), both layouts", function()
+    -- odd channel counts exercise the channels-last padding (to multiples of 8)
+    for _, layout in ipairs {"nchw", "nhwc"} do
+      nst.cuda_set_conv_layout(layout)
+      for _, s in ipairs {{1, 3, 7, 5, 4}, {2, 16, 13, 17, 8}, {1, 64, 32, 32, 32}, {3, 5, 9, 40, 13}} do
+        local n, c, h, w, k = s[1], s[2], s[3], s[4], s[5]
+        local x, wt, b = randn(n, c, h, w), randn(k, c, 3, 3):mul(0.2), randn(k)
+        local gx, gw, gb = x:cuda(), wt:cuda(), b:cuda()
+        local tag = layout .. " " .. table.concat(s, "x")
+        assert_close(nst.conv3x3(gx, gw), nst.conv3x3(x, wt), "conv " .. tag)
+        assert_close(nst.conv3x3(gx, gw, gb), nst.conv3x3(x, wt, b), "conv+bias " .. tag)
+        assert_close(nst.conv3x3(gx, gw, gb, true), nst.conv3x3(x, wt, b, true), "conv+bias+relu " .. tag)
+        assert_close(nst.conv3x3(gx, gw, nil, true), nst.conv3x3(x, wt, nil, true), "conv+relu " .. tag)
+        local dy = randn(n, k, h, w)
+        assert_close(nst.conv3x3_backward(dy:cuda(), gw), nst.conv3x3_backward(dy, wt), "conv bwd " .. tag)
+        local y = nst.conv3x3(x, wt, b, true)
+        assert_close(nst.conv3x3_backward(dy:cuda(), gw, y:cuda()), nst.conv3x3_backward(dy, wt, y),
+                     "conv+relu bwd " .. tag)
+      end
     end
+    nst.cuda_set_conv_layout("auto")
   end)
 
   it("pooling forward and backward, odd sizes included", function()
@@ -206,18 +215,21 @@ describe("cuda backend #cuda", function()
     local path = weights.vgg("vgg16", nil, {layers = 4})
     local taps = {"relu1_2", "relu2_2"}
     local img = nst.rand(1, 3, 40, 36)
-    for _, pooling in ipairs {"max", "avg"} do
+    for _, case in ipairs {{"max", "nchw"}, {"avg", "nchw"}, {"max", "nhwc"}} do
+      local pooling = case[1]
+      nst.cuda_set_conv_layout(case[2])
       local cpu = nst.vgg16 {weights = path, pooling = pooling, device = "cpu"}
       local gpu = nst.vgg16 {weights = path, pooling = pooling, device = "cuda"}
       local F, GF = cpu:forward(img, taps), gpu:forward(img:cuda(), taps)
       local grads, ggrads = {}, {}
       for _, name in ipairs(taps) do
-        assert_close(GF[name], F[name], pooling .. " " .. name, 1e-3)
+        assert_close(GF[name], F[name], pooling .. " " .. case[2] .. " " .. name, 1e-3)
         local d = randn(F[name]:shape())
         grads[name], ggrads[name] = d, d:cuda()
       end
-      assert_close(gpu:backward(ggrads), cpu:backward(grads), pooling .. " input gradient", 1e-3)
+      assert_close(gpu:backward(ggrads), cpu:backward(grads), pooling .. " " .. case[2] .. " input gradient", 1e-3)
     end
+    nst.cuda_set_conv_layout("auto")
   end)
 
   it("tf32 and bf16 modes stay close to fp32", function()
@@ -227,8 +239,12 @@ describe("cuda backend #cuda", function()
     local dref = nst.conv3x3_backward(dy, wt)
     for mode, rtol in pairs {tf32 = 5e-3, bf16 = 3e-2} do
       nst.cuda_set_precision(mode)
-      assert_close(nst.conv3x3(x:cuda(), wt:cuda()), ref, mode .. " conv", rtol)
-      assert_close(nst.conv3x3_backward(dy:cuda(), wt:cuda()), dref, mode .. " conv bwd", rtol)
+      for _, layout in ipairs {"nchw", "nhwc"} do
+        nst.cuda_set_conv_layout(layout)
+        assert_close(nst.conv3x3(x:cuda(), wt:cuda()), ref, mode .. " " .. layout .. " conv", rtol)
+        assert_close(nst.conv3x3_backward(dy:cuda(), wt:cuda()), dref, mode .. " " .. layout .. " conv bwd", rtol)
+      end
+      nst.cuda_set_conv_layout("auto")
       local a, b = randn(64, 96), randn(96, 48)
       assert_close(nst.matmul(a:cuda(), b:cuda()), nst.matmul(a, b), mode .. " matmul", rtol)
     end

@@ -71,6 +71,11 @@ describe("gradients vs finite differences", function()
     local y = nst.conv3x3(x, wt, b, true)
     local f = function(z) return (nst.conv3x3(z, wt, b, true) * r):sum():item() end
     check("conv+relu", fd_error(f, x, nst.conv3x3_backward(nst.relu_backward(r, y), wt)))
+    -- the fused form: conv3x3_backward(dy at the ReLU's output, w, the ReLU's output)
+    check("conv+relu fused", fd_error(f, x, nst.conv3x3_backward(r, wt, y)))
+    local ok, err = pcall(nst.conv3x3_backward, r, wt, nst.zeros(1, 4, 3, 5))
+    assert.is_false(ok)
+    assert.matches("ReLU output", err)
   end)
 
   it("ReLU", function()

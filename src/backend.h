@@ -52,9 +52,11 @@ typedef struct nst_backend {
     // y (n,k,h,w). relu != 0 fuses max(0, .) into the output.
     int (*conv3x3_fwd)(float *y, const float *x, const float *w, const float *bias, int n, int c,
                        int h, int wd, int k, int relu, nst_err *e);
-    // dx (n,c,h,w) = gradient w.r.t. x given dy (n,k,h,w).
-    int (*conv3x3_bwd_data)(float *dx, const float *dy, const float *w, int n, int c, int h, int wd,
-                            int k, nst_err *e);
+    // dx (n,c,h,w) = gradient w.r.t. x given dy (n,k,h,w). relu_y (n,k,h,w) or NULL:
+    // the output of a ReLU after the conv, dy being the gradient at that output; dy is
+    // then masked by (relu_y > 0) first (the fused conv+ReLU's backward).
+    int (*conv3x3_bwd_data)(float *dx, const float *dy, const float *relu_y, const float *w, int n,
+                            int c, int h, int wd, int k, nst_err *e);
     int (*relu_fwd)(float *y, const float *x, size_t n, nst_err *e);
     // dx = dy * (y > 0), y the ReLU's output; dx may alias dy.
     int (*relu_bwd)(float *dx, const float *dy, const float *y, size_t n, nst_err *e);

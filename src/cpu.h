@@ -46,7 +46,7 @@ int nst_cpu_gemm(float *c, const float *a, const float *b, int m, int n, int k, 
 int nst_cpu_gram(float *out, const float *f, int batch, int c, int64_t m, float scale, nst_err *e);
 int nst_cpu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bias, int n, int c,
                         int h, int wd, int k, int relu, nst_err *e);
-int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *w, int n, int c, int h,
+int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n, int c, int h,
                              int wd, int k, nst_err *e);
 
 // Winograd F(2x2, 3x3) path of the convolution (src/cpu_winograd.c): y (n, k, h, wd) from

@@ -119,9 +119,18 @@ int nst_cpu_conv3x3_fwd(float *y, const float *x, const float *w, const float *b
     return nst_cpu_conv_im2col(y, x, w, bias, relu, n, c, h, wd, k, e);
 }
 
-int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *w, int n, int c, int h,
-                             int wd, int k, nst_err *e) {
+int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
+                             int c, int h, int wd, int k, nst_err *e) {
     if (conv_check(n, c, h, wd, k, e)) return -1;
+    if (relu_y) { // mask into scratch, then the plain backward
+        size_t total = (size_t)n * k * h * wd;
+        float *masked = nst_cpu_scratch(total, e);
+        if (!masked) return -1;
+        nst_cpu_relu_bwd(masked, dy, relu_y, total, e);
+        int rc = nst_cpu_conv3x3_bwd_data(dx, masked, NULL, w, n, c, h, wd, k, e);
+        nst_cpu_free(masked);
+        return rc;
+    }
     // dx = conv(dy, wt) with wt (c, k, 3, 3), wt[c][k][t] = w[k][c][8 - t]: the kernel
     // transposed and rotated. Winograd derives it from w's own transform.
     if (use_winograd(k, c)) return nst_cpu_winograd(dx, dy, w, NULL, 0, 1, n, k, h, wd, c, e);

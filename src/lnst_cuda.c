@@ -24,6 +24,15 @@ static int l_cuda_get_precision(lua_State *L) {
     lua_pushstring(L, nst_cuda_get_precision());
     return 1;
 }
+static int l_cuda_set_conv_layout(lua_State *L) { // nst.cuda_set_conv_layout("auto"|"nchw"|"nhwc")
+    nst_err e;
+    if (nst_cuda_set_conv_layout(luaL_checkstring(L, 1), &e)) return nst_lua_error(L, NULL, &e);
+    return 0;
+}
+static int l_cuda_get_conv_layout(lua_State *L) {
+    lua_pushstring(L, nst_cuda_get_conv_layout());
+    return 1;
+}
 static int l_cuda_memory_stats(lua_State *L) { // {in_use =, peak =, reserved =} in bytes
     size_t in_use, peak, reserved;
     nst_cuda_memory_stats(&in_use, &peak, &reserved);
@@ -58,6 +67,8 @@ static int l_no_cuda(lua_State *L) {
 }
 #define l_cuda_set_precision l_no_cuda
 #define l_cuda_get_precision l_no_cuda
+#define l_cuda_set_conv_layout l_no_cuda
+#define l_cuda_get_conv_layout l_no_cuda
 #define l_cuda_memory_stats l_no_cuda
 #define l_cuda_reset_peak l_no_cuda
 #define l_cuda_empty_cache l_no_cuda
@@ -68,6 +79,7 @@ static const luaL_Reg funcs[] = {
     {"cuda_available", l_cuda_available},       {"cuda_set_precision", l_cuda_set_precision},
     {"cuda_get_precision", l_cuda_get_precision}, {"cuda_memory_stats", l_cuda_memory_stats},
     {"cuda_reset_peak", l_cuda_reset_peak},     {"cuda_empty_cache", l_cuda_empty_cache},
-    {"cuda_device_name", l_cuda_device_name},   {NULL, NULL}};
+    {"cuda_device_name", l_cuda_device_name},   {"cuda_set_conv_layout", l_cuda_set_conv_layout},
+    {"cuda_get_conv_layout", l_cuda_get_conv_layout}, {NULL, NULL}};
 
 void nst_lua_open_cuda(lua_State *L) { luaL_setfuncs(L, funcs, 0); }

@@ -1,11 +1,14 @@
 // Lua bindings of tensor arithmetic and of the network and loss operations.
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lnst.h"
 #include "ops.h"
+#include "profile.h"
 #include "signals.h"
 
 static void check(lua_State *L, int rc, const nst_err *e) {
@@ -174,8 +177,11 @@ static int l_conv3x3(lua_State *L) { // nst.conv3x3(x, w [, bias [, relu]])
     return 1;
 }
 
-static int l_conv3x3_backward(lua_State *L) { // nst.conv3x3_backward(dy, w) -> dx
+// nst.conv3x3_backward(dy, w [, relu_y]) -> dx; with relu_y (the output of a ReLU after
+// the conv) dy is the gradient at that ReLU's output.
+static int l_conv3x3_backward(lua_State *L) {
     nst_tensor *dy = nst_lua_check_tensor(L, 1), *w = nst_lua_check_tensor(L, 2);
+    nst_tensor *relu_y = nst_lua_opt_tensor(L, 3);
     if (dy->ndim != 4) return luaL_argerror(L, 1, "expected a 4-D gradient (N,K,H,W)");
     if (w->ndim != 4) return luaL_argerror(L, 2, "expected a 4-D weight (K,C,3,3)");
     if (w->shape[0] != dy->shape[1])
@@ -184,7 +190,7 @@ static int l_conv3x3_backward(lua_State *L) { // nst.conv3x3_backward(dy, w) -> 
     int64_t shape[4] = {dy->shape[0], w->shape[1], dy->shape[2], dy->shape[3]};
     nst_tensor *dx = nst_lua_new_tensor(L, nst_dev(dy), 4, shape);
     nst_err e;
-    check(L, nst_conv3x3_bwd_data(dx, dy, w, &e), &e);
+    check(L, nst_conv3x3_bwd_data(dx, dy, relu_y, w, &e), &e);
     return 1;
 }
 
@@ -335,6 +341,44 @@ static int l_clock(lua_State *L) {
     return 1;
 }
 
+// Timing marks (profile.h): nst.profile_start([capacity]), nst.profile_mark(label
+// [, device]), nst.profile_stop() -> {{label =, device =, ms =}, ...; dropped = n}.
+static int l_profile_start(lua_State *L) {
+    nst_err e;
+    lua_Integer cap = luaL_optinteger(L, 1, 100000);
+    luaL_argcheck(L, cap >= 1 && cap <= 1000000, 1, "capacity must be 1..1000000");
+    if (nst_profile_start((size_t)cap, &e)) return nst_lua_error(L, NULL, &e);
+    return 0;
+}
+static int l_profile_mark(lua_State *L) {
+    nst_err e;
+    const char *label = luaL_checkstring(L, 1);
+    nst_device d = nst_lua_opt_device(L, 2, NST_CPU);
+    if (nst_profile_mark(d, label, NULL, &e)) return nst_lua_error(L, NULL, &e);
+    return 0;
+}
+static int l_profile_stop(lua_State *L) {
+    nst_err e;
+    nst_profile_entry *m;
+    size_t n, dropped;
+    if (nst_profile_stop(&m, &n, &dropped, &e)) return nst_lua_error(L, NULL, &e);
+    lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 1);
+    for (size_t i = 0; i < n && i < INT_MAX; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, m[i].label);
+        lua_setfield(L, -2, "label");
+        lua_pushstring(L, nst_device_name(m[i].device));
+        lua_setfield(L, -2, "device");
+        lua_pushnumber(L, m[i].ms);
+        lua_setfield(L, -2, "ms");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(m);
+    lua_pushinteger(L, (lua_Integer)dropped);
+    lua_setfield(L, -2, "dropped");
+    return 1;
+}
+
 // Ctrl-C handling for long runs (see signals.h): install, poll, clear, restore.
 static int l_signals_install(lua_State *L) {
     nst_err e;
@@ -379,6 +423,8 @@ static const luaL_Reg module_fns[] = {
     {"pool", l_pool}, {"pool_backward", l_pool_backward}, {"channel_affine", l_channel_affine},
     {"adam_step", l_adam_step}, {"mse_loss", l_mse_loss}, {"style_loss", l_style_loss},
     {"tv_loss", l_tv_loss}, {"limits", l_limits}, {"set_limits", l_set_limits}, {"sync", l_sync}, {"clock", l_clock},
+    {"profile_start", l_profile_start}, {"profile_mark", l_profile_mark},
+    {"profile_stop", l_profile_stop},
     {"signals_install", l_signals_install}, {"signals_restore", l_signals_restore},
     {"signals_pending", l_signals_pending}, {"signals_clear", l_signals_clear},
     {"dot", l_dot}, {"maximum", l_maximum}, {"minimum", l_minimum}, {NULL, NULL}};

@@ -167,15 +167,19 @@ int nst_conv3x3(nst_tensor *y, const nst_tensor *x, const nst_tensor *w, const n
               : -1;
 }
 
-int nst_conv3x3_bwd_data(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *w, nst_err *e) {
+int nst_conv3x3_bwd_data(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *relu_y,
+                         const nst_tensor *w, nst_err *e) {
     if (dx->ndim != 4) return nst_fail(e, "conv3x3 backward: gradient must be 4-D");
     int d[5];
     if (conv_dims(dx, w, d, e) || check_dims4("conv3x3 backward (grad output)", dy, d[0], d[4], d[2], d[3], e) ||
         same_device("conv3x3 backward", dx, dy, e))
         return -1;
+    if (relu_y && (check_dims4("conv3x3 backward (ReLU output)", relu_y, d[0], d[4], d[2], d[3], e) ||
+                   same_device("conv3x3 backward", relu_y, dy, e)))
+        return -1;
     const nst_backend *be = backend_of(dy, e);
-    return be ? be->conv3x3_bwd_data(nst_data(dx), nst_data(dy), nst_data(w), d[0], d[1], d[2], d[3],
-                                     d[4], e)
+    return be ? be->conv3x3_bwd_data(nst_data(dx), nst_data(dy), relu_y ? nst_data(relu_y) : NULL,
+                                     nst_data(w), d[0], d[1], d[2], d[3], d[4], e)
               : -1;
 }
 

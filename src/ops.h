@@ -26,7 +26,9 @@ int nst_gram_shape(const nst_tensor *f, int *ndim, int64_t shape[NST_MAX_DIMS], 
 // x (N,C,H,W), w (K,C,3,3), bias (K) or NULL -> y (N,K,H,W)
 int nst_conv3x3(nst_tensor *y, const nst_tensor *x, const nst_tensor *w, const nst_tensor *bias,
                 int relu, nst_err *e);
-int nst_conv3x3_bwd_data(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *w, nst_err *e);
+// relu_y: NULL, or the output of a ReLU after the conv (dy is the gradient there).
+int nst_conv3x3_bwd_data(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *relu_y,
+                         const nst_tensor *w, nst_err *e);
 int nst_relu(nst_tensor *y, const nst_tensor *x, nst_err *e);
 int nst_relu_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *y, nst_err *e);
 // x (N,C,H,W) -> y (N,C,H/2,W/2), floor

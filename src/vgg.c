@@ -5,6 +5,7 @@
 
 #include "ops.h"
 #include "safetensors.h"
+#include "profile.h"
 #include "vgg.h"
 
 static const int vgg_channels[5] = {64, 128, 256, 512, 512};
@@ -176,6 +177,7 @@ int nst_vgg_forward(nst_vgg *v, const nst_tensor *x, int ntaps, const int *taps,
         if (l->kind == NST_VGG_CONV) rc = nst_conv3x3(y, cur, l->w, l->b, fuse, e);
         else if (l->kind == NST_VGG_RELU) rc = nst_relu(y, cur, e);
         else rc = nst_pool2d(y, cur, v->pool, e);
+        if (!rc) rc = nst_profile_mark(v->device, l->name, fuse ? "+relu fwd" : " fwd", e);
         memcpy(v->out_shape[i], s, sizeof s);
         if (!rc && fuse) { // the fused result is the ReLU's output
             i++;
@@ -228,6 +230,7 @@ nst_tensor *nst_vgg_backward(nst_vgg *v, int ngrads, const int *layers, const ns
         return NULL;
     }
     nst_tensor *g = NULL;
+    const nst_tensor *mask = NULL; // a ReLU output whose mask the next conv applies
     int rc = 0;
     for (int i = deepest; i >= 0 && !rc; i--) {
         for (int k = 0; k < ngrads && !rc; k++) { // gradients arriving at layer i's output
@@ -243,14 +246,24 @@ nst_tensor *nst_vgg_backward(nst_vgg *v, int ngrads, const int *layers, const ns
         nst_vgg_layer *l = &v->layer[i];
         const int64_t *in = i > 0 ? v->out_shape[i - 1] : v->in_shape;
         nst_tensor *dx = NULL;
-        if (l->kind == NST_VGG_RELU) { // in place: dx = dy * (y > 0)
+        if (l->kind == NST_VGG_RELU) { // dx = dy * (y > 0)
+            // Fused into the conv below unless a gradient arrives between the two.
+            int tap_between = 0;
+            for (int k = 0; k < ngrads; k++) tap_between |= layers[k] == i - 1;
+            if (i > 0 && v->layer[i - 1].kind == NST_VGG_CONV && !tap_between) {
+                mask = v->kept[i];
+                continue;
+            }
             rc = nst_relu_bwd(g, g, v->kept[i], e);
+            if (!rc) rc = nst_profile_mark(v->device, l->name, " bwd", e);
             continue;
         }
         dx = nst_tensor_new(v->device, 4, in, e);
         if (!dx) rc = -1;
-        else if (l->kind == NST_VGG_CONV) rc = nst_conv3x3_bwd_data(dx, g, l->w, e);
+        else if (l->kind == NST_VGG_CONV) rc = nst_conv3x3_bwd_data(dx, g, mask, l->w, e);
         else rc = nst_pool2d_bwd(dx, g, v->kept[i - 1], v->pool, e);
+        if (!rc) rc = nst_profile_mark(v->device, l->name, mask ? "+relu bwd" : " bwd", e);
+        mask = NULL;
         nst_tensor_free(g);
         g = dx;
     }

@@ -1,5 +1,14 @@
--- CUDA vs CPU on the same weights and input, per precision mode: features, losses and
--- the input gradient of the benchmark's objective. Prints one line per mode.
+-- CUDA vs CPU on the same weights and input, per precision mode and conv layout:
+-- features, losses and the input gradient of the benchmark's objective (VGG16 to
+-- relu4_3, avg pooling, content relu4_3, style relu1_2/2_2/3_3/4_3).
+--
+-- A ReLU unit whose pre-activation lands on different sides of zero on the two devices
+-- (float rounding near 0) switches its gradient on or off, so the end-to-end input
+-- gradient can differ by far more than the arithmetic does. Two more figures separate
+-- the two effects: the number of such units over every ReLU, and "same-mask gradient":
+-- the CUDA backward run with the CPU's ReLU outputs as masks, layer by layer
+-- (nst.conv3x3_backward with a ReLU output, nst.pool_backward), against the CPU's.
+-- Errors are max|a - b| / max|b| and, for gradients, also ||a - b||_2 / ||b||_2.
 -- usage: lua5.4 spec/device/precision.lua [size]
 local nst = require "nst"
 local weights = require "helpers.weights"
@@ -11,13 +20,30 @@ local function rel(a, b)
   a, b = a:cpu(), b:cpu()
   return ((a - b):abs():max() / b:abs():max()):item()
 end
+local function rel2(a, b)
+  a, b = a:cpu(), b:cpu()
+  return math.sqrt((a - b):sumsq():item() / b:sumsq():item())
+end
+
+local probe = nst.vgg16{weights = path, pooling = "avg", preprocess = "none"}
+local NAMES = {}
+for _, name in ipairs(probe:layers()) do
+  NAMES[#NAMES + 1] = name
+  if name == "relu4_3" then break end
+end
+local RELUS = {}
+for _, name in ipairs(NAMES) do if name:match("^relu") then RELUS[#RELUS + 1] = name end end
+local W = nst.safetensors.load(path)
+local CONV_INDEX = {conv1_1 = 0, conv1_2 = 2, conv2_1 = 5, conv2_2 = 7, conv3_1 = 10, conv3_2 = 12,
+                    conv3_3 = 14, conv4_1 = 17, conv4_2 = 19, conv4_3 = 21}
+
+nst.manual_seed(5)
+local IMG = nst.rand(1, 3, S, S)
 
 local function run(device)
-  local vgg = nst.vgg16{weights = path, pooling = "avg", device = device}
-  nst.manual_seed(5)
-  local img = nst.rand(1, 3, S, S):to(device)
-  local F = vgg:forward(img, STYLE)
-  local P = F.relu4_3:clone()
+  local vgg = nst.vgg16{weights = path, pooling = "avg", device = device, preprocess = "none"}
+  local F = vgg:forward_raw(IMG:to(device), RELUS) -- every ReLU: taps for flips and masks
+  local P = F.relu4_3:cpu():to(device)
   P:mul_(0.9)
   local grads, losses = {}, {}
   local lc, gc = nst.mse_loss(F.relu4_3, P)
@@ -28,20 +54,51 @@ local function run(device)
     grads[name] = grads[name] and grads[name] + gs or gs
     losses[name] = ls
   end
-  return F, losses, vgg:backward(grads)
+  -- vgg:backward wants only gradients at the loss taps
+  return F, losses, vgg:backward_raw(grads), grads
 end
 
-local Fc, Lc, Gc = run("cpu")
-for _, mode in ipairs{"fp32", "tf32", "bf16"} do
-  nst.cuda_set_precision(mode)
-  local Fg, Lg, Gg = run("cuda")
-  local worst_f, worst_l, flips = 0, 0, 0
-  for _, name in ipairs(STYLE) do
-    worst_f = math.max(worst_f, rel(Fg[name], Fc[name]))
-    -- ReLU units on different sides of zero on the two devices (each moves the gradient)
-    flips = flips + (Fg[name]:cpu():sign() - Fc[name]:sign()):abs():sum():item()
+-- The backward of the network on `device` with the masks (ReLU outputs) of F, starting
+-- from gradients at some ReLU outputs.
+local function backward_with(F, grads, device)
+  local g
+  for i = #NAMES, 1, -1 do
+    local name = NAMES[i]
+    if grads[name] then
+      local d = grads[name]:cpu():to(device)
+      g = g and g + d or d
+    end
+    if g and name:match("^conv") then
+      local relu = NAMES[i + 1] -- every conv here is followed by its ReLU
+      local w = W[("features.%d.weight"):format(CONV_INDEX[name])]:to(device)
+      g = nst.conv3x3_backward(g, w, F[relu]:cpu():to(device))
+    elseif g and name:match("^pool") then
+      g = nst.pool_backward(g, F[NAMES[i - 1]]:cpu():to(device), "avg")
+    end
   end
-  for k in pairs(Lc) do worst_l = math.max(worst_l, rel(Lg[k], Lc[k])) end
-  print(("precision %s size %d: features %.3g, losses %.3g, input gradient %.3g (max relative error vs CPU); %d ReLU sign flips in the taps")
-    :format(mode, S, worst_f, worst_l, rel(Gg, Gc), flips))
+  return g
 end
+
+local Fc, Lc, Gc, gradsc = run("cpu")
+local Gc_same = backward_with(Fc, gradsc, "cpu")
+print(("size %d: CPU chain check (same-mask backward on the CPU vs vgg:backward): %.3g")
+  :format(S, rel(Gc_same, Gc)))
+for _, mode in ipairs{"fp32", "tf32", "bf16"} do
+  for _, layout in ipairs{"nchw", "nhwc"} do
+    nst.cuda_set_precision(mode)
+    nst.cuda_set_conv_layout(layout)
+    local Fg, Lg, Gg = run("cuda")
+    local worst_f, worst_l, flips, units = 0, 0, 0, 0
+    for _, name in ipairs(RELUS) do
+      worst_f = math.max(worst_f, rel(Fg[name], Fc[name]))
+      local a, b = Fg[name]:cpu():sign(), Fc[name]:sign()
+      flips = flips + (a - b):abs():sum():item()
+      units = units + #b
+    end
+    for k in pairs(Lc) do worst_l = math.max(worst_l, rel(Lg[k], Lc[k])) end
+    local Gsame = backward_with(Fc, gradsc, "cuda")
+    print(("precision %s layout %s size %d: features %.3g, losses %.3g, input gradient %.3g (L2 %.3g); ReLU units on different sides of zero: %d of %d; same-mask gradient %.3g (L2 %.3g)")
+      :format(mode, layout, S, worst_f, worst_l, rel(Gg, Gc), rel2(Gg, Gc), flips, units, rel(Gsame, Gc), rel2(Gsame, Gc)))
+  end
+end
+nst.cuda_set_conv_layout("auto")
