@@ -66,6 +66,10 @@ local function step()
   nst.profile_mark("losses", dev)
   local g = vgg:backward(grads)
   adam:step(img, g)
+  -- Free the iteration's big temporaries now rather than when the collector runs.
+  for _, t in pairs(F) do t:close() end
+  for _, t in pairs(grads) do t:close() end
+  g:close()
   nst.profile_mark("adam", dev)
   return total
 end

@@ -197,6 +197,10 @@ function M.transfer(user)
       end
     end
     local grad = vgg:backward(grads)
+    -- Free the feature maps and their gradients now rather than when the collector
+    -- runs: device memory stays near one iteration's working set.
+    for _, t in pairs(F) do t:close() end
+    for _, t in pairs(grads) do t:close() end
     if o.tv_weight > 0 then
       local lt, gt = loss.tv(x, o.tv_kind)
       parts.tv = lt:mul_(o.tv_weight)

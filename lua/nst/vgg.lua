@@ -93,12 +93,13 @@ end
 
 -- img (N,3,H,W) RGB in [0,1] -> {layer = features}
 function VGG:forward(img, taps)
-  return self._net:forward(self:preprocess(img), check_taps(taps))
+  local x <close> = self:preprocess(img) -- a new tensor; the network keeps no reference to it
+  return self._net:forward(x, check_taps(taps))
 end
 
 -- {layer = gradient} -> gradient w.r.t. the image given to the last forward
 function VGG:backward(grads)
-  local dx = self._net:backward(grads)
+  local dx <close> = self._net:backward(grads)
   return core.channel_affine(dx, self._a.inv, self._a.gscale, {0, 0, 0})
 end
 

@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# The GPU machine's checks in one call (see the CUDA issue): CUDA specs, CUDA vs CPU per
-# precision, benchmarks side by side with ../shared/bench/torch_gatys.py, and a full
-# VGG19 transfer at 1024 px. Expects (carried): build/nst/core.so, .device/debs (Lua and
-# busted .debs), .device/lib (core.so's libraries), .device/torch_gatys.py,
-# .device/vgg19-conv.f16.safetensors. Results go to $OUT.
+# The GPU machine's checks in one call (see the CUDA issue): CUDA specs, benchmarks side
+# by side with ../shared/bench/torch_gatys.py (with a per-layer profile), CUDA vs CPU per
+# precision and conv layout, and a full VGG19 transfer at 1024 px. Stages run in order
+# of importance, each under its own timeout, and write to $OUT as they go, so a call cut
+# short still brings back what finished.
+#
+# Expects (carried, see below): build/nst/core.so, .device/debs (Lua and busted .debs),
+# .device/lib (core.so's libraries), .device/torch_gatys.py, .device/vgg19-conv.f16.safetensors.
+# Prepare .device/ here:
+#   mkdir -p .device/debs .device/lib && cd .device/debs && apt-get download lua5.4 liblua5.4-0 \
+#     lua-busted lua-cliargs lua-dkjson lua-filesystem lua-luassert lua-mediator lua-penlight \
+#     lua-say lua-system lua-term && cd ../..
+#   cp -L /usr/lib/x86_64-linux-gnu/{libcjson.so.1,libjpeg.so.62,libpng16.so.16,libgfortran.so.5,libquadmath.so.0,libgomp.so.1} .device/lib/
+#   xz -c /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0 > .device/lib/libopenblas.so.0.xz
+#   cp ../shared/bench/torch_gatys.py ../shared/weights/vgg19-conv.f16.safetensors .device/
+# Run with the device tool: carry [".device", "build/nst"], command
+#   bash spec/device/gpu_checks.sh
+# Stages: STAGES="spec bench512 precision bench2048 bench1024 transfer" (the default).
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 K=/tmp/luakit; mkdir -p $K /tmp/nstlib
@@ -14,25 +27,57 @@ export LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;$K/usr/share/lua/5.4/?.lua;
 export LUA_CPATH="build/?.so;$K/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;;"
 export NST_ORACLE_PYTHON=python3 NST_WEIGHTS=.device PYTHONUNBUFFERED=1
 LUA=$K/usr/bin/lua5.4
-STAGES=${STAGES:-"spec precision bench transfer"}
+STAGES=${STAGES:-"spec bench512 precision bench2048 bench1024 transfer"}
+T0=$(date +%s)
+log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/timeline.txt"; }
 { nvidia-smi -L; $LUA -e 'local n=require"nst"; print("nst backends:", table.concat(n.backends(), " "), "cuda:", n.cuda_available(), n.cuda_device_name())'; } 2>&1 | tee "$OUT/info.txt"
 
-for stage in $STAGES; do case $stage in
+# nst SIZE MODE LAYOUT [PROFILE_ITERS]: one nst benchmark line (profile to bench_profile.txt)
+nst() {
+  local it=30; [ "$1" -ge 2048 ] && it=10
+  timeout 150 $LUA examples/benchmark.lua --device cuda --size "$1" --mode "$2" --layout "$3" \
+    --iters $it --warmup 3 --profile "${4:-0}" 2>>"$OUT/bench_profile.txt" | tail -1 | tee -a "$OUT/bench.jsonl"
+}
+# torch SIZE MODE: one PyTorch line
+torch() {
+  local it=30; [ "$1" -ge 2048 ] && it=10
+  timeout 150 python3 .device/torch_gatys.py --device cuda --size "$1" --mode "$2" --iters $it \
+    --warmup 3 2>&1 | tail -1 | tee -a "$OUT/bench.jsonl"
+}
+
+for stage in $STAGES; do log "stage $stage"; case $stage in
 spec)
-  timeout 240 $LUA $K/usr/bin/busted --tags=cuda -o TAP spec/cuda_spec.lua > "$OUT/cuda_spec.tap" 2>&1
+  timeout 200 $LUA $K/usr/bin/busted --tags=cuda -o TAP spec/cuda_spec.lua > "$OUT/cuda_spec.tap" 2>&1
   echo "cuda spec: $(grep -c '^ok' "$OUT/cuda_spec.tap") ok, $(grep -c '^not ok' "$OUT/cuda_spec.tap") not ok"
-  grep -A3 '^not ok' "$OUT/cuda_spec.tap" | head -40 ;;
+  grep -A6 '^not ok' "$OUT/cuda_spec.tap" | head -60 ;;
+bench512)
+  torch 512 tf32; nst 512 tf32 nchw; nst 512 tf32 nhwc 10
+  torch 512 bf16; nst 512 bf16 nchw; nst 512 bf16 nhwc 10
+  torch 512 fp32; nst 512 fp32 nchw ;;
 precision)
-  timeout 120 $LUA spec/device/precision.lua 256 2>&1 | tee "$OUT/precision.txt" ;;
-bench)
-  for S in ${SIZES:-512 1024 2048}; do for M in fp32 tf32 bf16; do
-    it=30; [ "$S" = 2048 ] && it=10
-    timeout 120 $LUA examples/benchmark.lua --device cuda --size $S --mode $M --iters $it --warmup 3 2>&1 | tail -1
-    timeout 180 python3 .device/torch_gatys.py --device cuda --size $S --mode $M --iters $it --warmup 3 2>&1 | tail -1
-  done; done | tee "$OUT/bench.jsonl" ;;
+  timeout 150 $LUA spec/device/precision.lua 256 2>&1 | tee "$OUT/precision.txt" ;;
+bench2048)
+  torch 2048 bf16; nst 2048 bf16 nhwc 3
+  torch 2048 tf32; nst 2048 tf32 nhwc ;;
+bench1024)
+  torch 1024 bf16; nst 1024 bf16 nhwc
+  torch 1024 tf32; nst 1024 tf32 nhwc ;;
 transfer)
-  timeout 240 $LUA -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
+  timeout 150 $LUA -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
     "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "0",
-    "-image_size", "1024", "-num_iterations", "500", "-print_iter", "50",
+    "-image_size", "1024", "-num_iterations", "400", "-print_iter", "50",
     "-output_image", "'"$OUT"'/leuven_starry_1024.png"})' 2>&1 | tail -15 | tee "$OUT/transfer.txt" ;;
 esac; done
+# Ratios: each nst line against the PyTorch line of the same size and mode.
+python3 - "$OUT/bench.jsonl" <<'PY' 2>&1 | tee "$OUT/ratios.txt"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+ref = {(r["size"], r["mode"]): r for r in rows if r["impl"].startswith("pytorch")}
+for r in rows:
+    t = ref.get((r["size"], r["mode"]))
+    if r["impl"] == "nst" and t:
+        print("%4d %s %-4s nst %8.3f ms (host %.3f) vs torch %8.3f ms: %.2fx faster; peak %d vs %d MiB"
+              % (r["size"], r["mode"], r["layout"], r["ms_per_iter"], r["host_ms"], t["ms_per_iter"],
+                 t["ms_per_iter"] / r["ms_per_iter"], r["peak_mib"], t["peak_mib"]))
+PY
+log "done"
