@@ -119,6 +119,14 @@ if opts.profile > 0 then
     io.stderr:write(("  %-34s %8.3f  %5.1f%%\n"):format(l, sum[l], 100 * sum[l] / total))
   end
   io.stderr:write(("  %-34s %8.3f\n"):format("total", total))
+  if dev == "cuda" then
+    io.stderr:write("cuDNN plans (Find's choice per shape):\n")
+    for _, p in ipairs(nst.cuda_conv_plans()) do
+      io.stderr:write(("  %-13s %s %s n%d c%d %dx%d k%d: algo %d, workspace %.1f MiB, %.3f ms\n")
+        :format(p.direction, p.precision, p.layout, p.n, p.c, p.h, p.w, p.k, p.algo,
+                p.workspace / 2 ^ 20, p.ms))
+    end
+  end
 end
 local peak
 if opts.device == "cuda" then peak = nst.cuda_memory_stats().peak / 2 ^ 20 else peak = peak_rss_mib() end

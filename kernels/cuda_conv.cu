@@ -42,6 +42,7 @@ struct Plan {
     cudnnConvolutionDescriptor_t cd;
     int algo; // cudnnConvolutionFwdAlgo_t or cudnnConvolutionBwdDataAlgo_t
     size_t ws;
+    float ms; // Find's time for the chosen algorithm
 };
 
 Plan *g_plans[MAX_PLANS];
@@ -128,6 +129,27 @@ size_t find_workspace(cudnnHandle_t h, const Plan *p) {
     return best;
 }
 
+// From Find's results (fastest first): the fastest allowed algorithm, unless another
+// within 10% of its time needs at most a quarter of its workspace (then the leanest of
+// those): memory for a few percent of one convolution. -1 when none is allowed; records
+// the measured time in the plan.
+template <typename Perf>
+int pick(Plan *p, const Perf *perf, int returned, cudnnMathType_t *math) {
+    int best = -1;
+    for (int i = 0; i < returned && best < 0; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType)) best = i;
+    if (best < 0) return -1;
+    int lean = best;
+    for (int i = best + 1; i < returned; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType) &&
+            perf[i].time <= 1.1f * perf[best].time && perf[i].memory <= perf[best].memory / 4 &&
+            perf[i].memory < perf[lean].memory)
+            lean = i;
+    *math = perf[lean].mathType;
+    p->ms = perf[lean].time;
+    return (int)perf[lean].algo;
+}
+
 // Runs Find on the call's buffers (x, w, y for forward; dy, w, dx for backward-data;
 // the output is overwritten, then written again by the real call) and fills
 // p->algo, the math type on p->cd and p->ws.
@@ -143,11 +165,7 @@ int plan_choose(cudnnHandle_t h, Plan *p, const void *in, const void *wt, void *
         st = cudnnFindConvolutionForwardAlgorithmEx(h, p->xd, in, p->wd, wt, p->cd, p->yd, out,
                                                     CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
                                                     perf, ws, find_ws);
-        for (int i = 0; st == CUDNN_STATUS_SUCCESS && i < returned && chosen < 0; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType)) {
-                chosen = (int)perf[i].algo;
-                math = perf[i].mathType;
-            }
+        if (st == CUDNN_STATUS_SUCCESS) chosen = pick(p, perf, returned, &math);
         if (chosen < 0 && st == CUDNN_STATUS_SUCCESS)
             chosen = (int)CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
     } else {
@@ -155,11 +173,7 @@ int plan_choose(cudnnHandle_t h, Plan *p, const void *in, const void *wt, void *
         st = cudnnFindConvolutionBackwardDataAlgorithmEx(h, p->wd, wt, p->yd, in, p->cd, p->xd, out,
                                                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                          &returned, perf, ws, find_ws);
-        for (int i = 0; st == CUDNN_STATUS_SUCCESS && i < returned && chosen < 0; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType)) {
-                chosen = (int)perf[i].algo;
-                math = perf[i].mathType;
-            }
+        if (st == CUDNN_STATUS_SUCCESS) chosen = pick(p, perf, returned, &math);
         if (chosen < 0 && st == CUDNN_STATUS_SUCCESS) chosen = (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
     }
     nst_cu_free(ws);
@@ -359,4 +373,19 @@ int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, con
                         "cudnnConvolutionBackwardData", e))
         return -1;
     return finish(sc, bf, nhwc, dx, nullptr, 0, n, c, P, s, e);
+}
+
+extern "C" int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max) {
+    int n = 0;
+    for (int i = 0; i < g_nplans && n < max; i++, n++) {
+        const Plan *p = g_plans[i];
+        out[n].backward = p->dir == DIR_BWD_DATA;
+        out[n].n = p->n, out[n].c = p->c, out[n].h = p->h, out[n].w = p->w, out[n].k = p->k;
+        out[n].precision = p->prec == NST_PREC_FP32 ? "fp32" : p->prec == NST_PREC_BF16 ? "bf16" : "tf32";
+        out[n].nhwc = p->nhwc;
+        out[n].algo = p->algo;
+        out[n].workspace = p->ws;
+        out[n].ms = p->ms;
+    }
+    return n;
 }

@@ -48,6 +48,17 @@ int nst_cuda_empty_cache(nst_err *e);
 int nst_cuda_event_record(size_t i, nst_err *e);
 int nst_cuda_event_elapsed(size_t a, size_t b, float *ms, nst_err *e);
 
+// The convolution plans made so far (for reports): direction, shape, precision,
+// layout, cuDNN's algorithm number, workspace bytes and Find's time. Fills up to max
+// entries, returns how many.
+typedef struct nst_cuda_conv_plan {
+    int backward, n, c, h, w, k, nhwc, algo;
+    const char *precision;
+    size_t workspace;
+    float ms;
+} nst_cuda_conv_plan;
+int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max);
+
 // Name of device 0 ("NVIDIA H200"); returns 0, or -1 with "" in buf when no device.
 int nst_cuda_device_name(char *buf, size_t len);
 

@@ -33,6 +33,35 @@ static int l_cuda_get_conv_layout(lua_State *L) {
     lua_pushstring(L, nst_cuda_get_conv_layout());
     return 1;
 }
+// nst.cuda_conv_plans() -> {{direction =, n =, c =, h =, w =, k =, precision =,
+// layout =, algo =, workspace =, ms =}, ...}: what cuDNN's Find chose per shape.
+static int l_cuda_conv_plans(lua_State *L) {
+    nst_cuda_conv_plan plans[256];
+    int n = nst_cuda_conv_plans(plans, 256);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        const nst_cuda_conv_plan *p = &plans[i];
+        lua_createtable(L, 0, 11);
+        lua_pushstring(L, p->backward ? "backward-data" : "forward");
+        lua_setfield(L, -2, "direction");
+        const int v[6] = {p->n, p->c, p->h, p->w, p->k, p->algo};
+        static const char *const names[6] = {"n", "c", "h", "w", "k", "algo"};
+        for (int j = 0; j < 6; j++) {
+            lua_pushinteger(L, v[j]);
+            lua_setfield(L, -2, names[j]);
+        }
+        lua_pushstring(L, p->precision);
+        lua_setfield(L, -2, "precision");
+        lua_pushstring(L, p->nhwc ? "nhwc" : "nchw");
+        lua_setfield(L, -2, "layout");
+        lua_pushinteger(L, (lua_Integer)p->workspace);
+        lua_setfield(L, -2, "workspace");
+        lua_pushnumber(L, p->ms);
+        lua_setfield(L, -2, "ms");
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
 static int l_cuda_memory_stats(lua_State *L) { // {in_use =, peak =, reserved =} in bytes
     size_t in_use, peak, reserved;
     nst_cuda_memory_stats(&in_use, &peak, &reserved);
@@ -70,6 +99,7 @@ static int l_no_cuda(lua_State *L) {
 #define l_cuda_set_conv_layout l_no_cuda
 #define l_cuda_get_conv_layout l_no_cuda
 #define l_cuda_memory_stats l_no_cuda
+#define l_cuda_conv_plans l_no_cuda
 #define l_cuda_reset_peak l_no_cuda
 #define l_cuda_empty_cache l_no_cuda
 #define l_cuda_device_name l_no_cuda
@@ -80,6 +110,7 @@ static const luaL_Reg funcs[] = {
     {"cuda_get_precision", l_cuda_get_precision}, {"cuda_memory_stats", l_cuda_memory_stats},
     {"cuda_reset_peak", l_cuda_reset_peak},     {"cuda_empty_cache", l_cuda_empty_cache},
     {"cuda_device_name", l_cuda_device_name},   {"cuda_set_conv_layout", l_cuda_set_conv_layout},
-    {"cuda_get_conv_layout", l_cuda_get_conv_layout}, {NULL, NULL}};
+    {"cuda_get_conv_layout", l_cuda_get_conv_layout}, {"cuda_conv_plans", l_cuda_conv_plans},
+    {NULL, NULL}};
 
 void nst_lua_open_cuda(lua_State *L) { luaL_setfuncs(L, funcs, 0); }
