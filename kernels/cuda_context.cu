@@ -18,7 +18,7 @@ static int g_stream_ok;
 static cublasHandle_t g_cublas;
 static cudnnHandle_t g_cudnn;
 static enum nst_cu_precision g_precision = NST_PREC_TF32;
-enum conv_layout { LAYOUT_AUTO, LAYOUT_NCHW, LAYOUT_NHWC };
+enum conv_layout { LAYOUT_AUTO, LAYOUT_NCHW, LAYOUT_NHWC, LAYOUT_CHAIN };
 static enum conv_layout g_layout = LAYOUT_AUTO;
 
 int nst_cu_check(cudaError_t err, const char *what, nst_err *e) {
@@ -154,13 +154,23 @@ extern "C" int nst_cuda_set_precision(const char *mode, nst_err *e) {
     return 0;
 }
 
-int nst_cu_conv_nhwc(void) {
-    if (g_layout == LAYOUT_AUTO) return g_precision != NST_PREC_FP32;
-    return g_layout == LAYOUT_NHWC;
+// "auto": measured on the H200 (see kernels/README.md).
+static enum conv_layout effective_layout(void) {
+    if (g_layout != LAYOUT_AUTO) return g_layout;
+    return g_precision == NST_PREC_FP32 ? LAYOUT_NCHW : LAYOUT_CHAIN;
 }
 
+int nst_cu_conv_nhwc(void) { return effective_layout() != LAYOUT_NCHW; }
+
+int nst_cu_chain_enabled(void) { return effective_layout() == LAYOUT_CHAIN; }
+
 extern "C" const char *nst_cuda_get_conv_layout(void) {
-    return g_layout == LAYOUT_AUTO ? "auto" : g_layout == LAYOUT_NHWC ? "nhwc" : "nchw";
+    switch (g_layout) {
+    case LAYOUT_NCHW: return "nchw";
+    case LAYOUT_NHWC: return "nhwc";
+    case LAYOUT_CHAIN: return "chain";
+    default: return "auto";
+    }
 }
 
 extern "C" int nst_cuda_set_conv_layout(const char *layout, nst_err *e) {
@@ -170,8 +180,10 @@ extern "C" int nst_cuda_set_conv_layout(const char *layout, nst_err *e) {
         g_layout = LAYOUT_NCHW;
     else if (layout && strcmp(layout, "nhwc") == 0)
         g_layout = LAYOUT_NHWC;
+    else if (layout && strcmp(layout, "chain") == 0)
+        g_layout = LAYOUT_CHAIN;
     else
-        return nst_fail(e, "conv layout: expected \"auto\", \"nchw\" or \"nhwc\", got \"%s\"",
+        return nst_fail(e, "conv layout: expected \"auto\", \"nchw\", \"nhwc\" or \"chain\", got \"%s\"",
                         layout ? layout : "(null)");
     return 0;
 }

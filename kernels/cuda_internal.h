@@ -27,9 +27,11 @@ int nst_cu_stream(cudaStream_t *s, nst_err *e);
 int nst_cu_cublas(cublasHandle_t *h, nst_err *e);
 int nst_cu_cudnn(cudnnHandle_t *h, nst_err *e);
 enum nst_cu_precision nst_cu_precision(void);
-// Whether convolutions run channels-last (NHWC) in the current precision; see
+// Whether convolutions run channels-last (NHWC) in the current precision, and whether
+// the VGG keeps its activations channels-last between layers; see
 // nst_cuda_set_conv_layout.
 int nst_cu_conv_nhwc(void);
+int nst_cu_chain_enabled(void);
 
 // Error helpers: 0 on success, else nst_fail with what failed and the API's message.
 int nst_cu_check(cudaError_t err, const char *what, nst_err *e);
@@ -98,6 +100,17 @@ int nst_cu_from_nhwc(float *out, const void *in, int bf16, const float *bias, in
 // w (k,c,3,3) float -> (kp,3,3,cp), zero padded.
 int nst_cu_weights_krsc(void *out, int bf16, const float *w, int k, int c, int kp, int cp,
                         nst_err *e);
+// cuda_chain.cu: the channels-last chain (nst_chain_ops). Channels as stored (padded),
+// bytes per element (bf16 in bf16 mode, else float), and the conv epilogue over rows
+// of channels(k) elements: bias (may be NULL) and ReLU, padded channels set to 0.
+int nst_cu_chain_channels(int c);
+size_t nst_cu_chain_elem_size(void);
+int nst_cu_chain_bias_relu(void *y, const float *bias, size_t rows, int k, int relu, nst_err *e);
+// cuda_conv.cu: the chain's convolutions (buffers NHWC, padded, chain element type)
+int nst_cu_chain_conv_fwd(void *y, const void *x, const float *w, const float *bias, int n, int c,
+                          int h, int wd, int k, int relu, nst_err *e);
+int nst_cu_chain_conv_bwd(void *dx, const void *dy, const float *w, int n, int c, int h, int wd,
+                          int k, nst_err *e);
 // cuda_pool.cu
 int nst_cu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_pool mode, nst_err *e);
 int nst_cu_pool_bwd(float *dx, const float *dy, const float *x, int planes, int h, int wd,

@@ -27,10 +27,13 @@ int nst_cuda_set_precision(const char *mode, nst_err *e);
 const char *nst_cuda_get_precision(void);
 
 // Memory layout of convolutions (process-wide, takes effect on the next call):
+//   "nchw"  cuDNN called on nst's NCHW tensors directly.
 //   "nhwc"  channels-last: input and output converted (and channels padded to a
 //           multiple of 8) around cuDNN's NHWC kernels, the tensor-core native layout.
-//   "nchw"  cuDNN called on nst's NCHW tensors directly.
-//   "auto"  (default) nhwc in bf16 and tf32 modes, nchw in fp32.
+//   "chain" as nhwc, and the VGG keeps its activations and gradients channels-last
+//           (bf16 in bf16 mode) between layers: only its input, tapped outputs and
+//           the gradients arriving at taps are converted.
+//   "auto"  (default) chain in tf32 and bf16 modes, nchw in fp32.
 // -1 with a message for any other string.
 int nst_cuda_set_conv_layout(const char *layout, nst_err *e);
 const char *nst_cuda_get_conv_layout(void);

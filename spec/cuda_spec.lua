@@ -213,9 +213,10 @@ describe("cuda backend #cuda", function()
   it("VGG16 forward taps and input gradient match the CPU", function()
     local weights = require "helpers.weights"
     local path = weights.vgg("vgg16", nil, {layers = 4})
-    local taps = {"relu1_2", "relu2_2"}
+    local taps = {"relu1_2", "pool1", "relu2_2"}
     local img = nst.rand(1, 3, 40, 36)
-    for _, case in ipairs {{"max", "nchw"}, {"avg", "nchw"}, {"max", "nhwc"}} do
+    -- chain: activations stay channels-last (NHWC, padded channels) between layers
+    for _, case in ipairs {{"max", "nchw"}, {"avg", "nchw"}, {"max", "nhwc"}, {"max", "chain"}, {"avg", "chain"}} do
       local pooling = case[1]
       nst.cuda_set_conv_layout(case[2])
       local cpu = nst.vgg16 {weights = path, pooling = pooling, device = "cpu"}
@@ -229,6 +230,43 @@ describe("cuda backend #cuda", function()
       end
       assert_close(gpu:backward(ggrads), cpu:backward(grads), pooling .. " " .. case[2] .. " input gradient", 1e-3)
     end
+    nst.cuda_set_conv_layout("auto")
+  end)
+
+  it("VGG16 channels-last chain: conv taps, gradients at untapped layers, bf16", function()
+    local weights = require "helpers.weights"
+    local path = weights.vgg("vgg16", nil, {layers = 4})
+    local img = nst.rand(2, 3, 33, 30) -- a batch of 2, odd sizes (pool drops a row)
+    local cpu = nst.vgg16 {weights = path, pooling = "max", device = "cpu"}
+    local gpu = nst.vgg16 {weights = path, pooling = "max", device = "cuda"}
+    nst.cuda_set_conv_layout("chain")
+    -- a conv output as a tap: the network runs unchained; then chained again
+    for _, taps in ipairs {{"conv1_2", "relu2_1"}, {"relu1_1", "relu2_1"}} do
+      local F, GF = cpu:forward(img, taps), gpu:forward(img:cuda(), taps)
+      local grads, ggrads = {}, {}
+      for _, name in ipairs(taps) do
+        assert_close(GF[name], F[name], "chain " .. name, 1e-3)
+        local d = randn(F[name]:shape())
+        grads[name], ggrads[name] = d, d:cuda()
+      end
+      -- a gradient at a layer that was run but not tapped (conv2_1, before relu2_1)
+      local shape = F.relu2_1:shape()
+      local d = randn(shape[1], shape[2], shape[3], shape[4])
+      grads.conv2_1, ggrads.conv2_1 = d, d:cuda()
+      assert_close(gpu:backward(ggrads), cpu:backward(grads), "chain gradient, taps " .. table.concat(taps, " "), 1e-3)
+    end
+    nst.cuda_set_precision("bf16")
+    local taps = {"relu1_2", "relu2_2"}
+    local F, GF = cpu:forward(img, taps), gpu:forward(img:cuda(), taps)
+    local grads, ggrads = {}, {}
+    for _, name in ipairs(taps) do
+      assert_close(GF[name], F[name], "bf16 chain " .. name, 3e-2)
+      local d = randn(F[name]:shape())
+      grads[name], ggrads[name] = d, d:cuda()
+    end
+    -- bf16 storage of activations and gradients: about 8 bits of mantissa per layer
+    assert_close(gpu:backward(ggrads), cpu:backward(grads), "bf16 chain input gradient", 1e-1)
+    nst.cuda_set_precision("fp32")
     nst.cuda_set_conv_layout("auto")
   end)
 

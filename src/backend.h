@@ -13,6 +13,32 @@ typedef enum nst_unop { NST_NEG, NST_ABS, NST_SQRT, NST_EXP, NST_LOG, NST_SQUARE
 typedef enum nst_reduce { NST_SUM, NST_SUMSQ, NST_MIN, NST_MAX } nst_reduce;
 typedef enum nst_pool { NST_POOL_MAX, NST_POOL_AVG } nst_pool;
 
+// Optional channels-last chain for the VGG (src/vgg.c): activations and gradients stay
+// in the backend's own layout between layers, and only the network input, tapped
+// outputs and gradients arriving at taps are converted from/to nst's NCHW float.
+// Buffers are opaque: (n, h, w, channels(c)) elements of elem_size() bytes each, padded
+// channels zero. Sizes: c input channels, k output channels, P = h * w.
+typedef struct nst_chain_ops {
+    int (*active)(void); // use it now? (backend settings)
+    size_t (*elem_size)(void);
+    int (*channels)(int c);
+    int (*from_nchw)(void *out, const float *in, int n, int c, size_t P, nst_err *e);
+    int (*to_nchw)(float *out, const void *in, int n, int c, size_t P, nst_err *e);
+    // y = relu?(conv3x3(x, w) + bias); w (k,c,3,3) and bias (k) NCHW float as everywhere
+    int (*conv_fwd)(void *y, const void *x, const float *w, const float *bias, int n, int c, int h,
+                    int wd, int k, int relu, nst_err *e);
+    // dx (n,h,w,c) from dy (n,h,w,k), the gradient at the conv's output
+    int (*conv_bwd)(void *dx, const void *dy, const float *w, int n, int c, int h, int wd, int k,
+                    nst_err *e);
+    int (*pool_fwd)(void *y, const void *x, int n, int c, int h, int wd, nst_pool mode, nst_err *e);
+    int (*pool_bwd)(void *dx, const void *dy, const void *x, int n, int c, int h, int wd,
+                    nst_pool mode, nst_err *e);
+    // g = (valid ? g : 0) + tap (NCHW float (n,c,P), may be NULL when valid), then
+    // g = g * (mask > 0) when mask (a chain buffer like g) is not NULL.
+    int (*grad)(void *g, int valid, const float *tap, const void *mask, int n, int c, size_t P,
+                nst_err *e);
+} nst_chain_ops;
+
 typedef struct nst_backend {
     const char *name;
 
@@ -83,6 +109,9 @@ typedef struct nst_backend {
     // l1: sum |dx| + |dy|. loss and grad scaled by scale.
     int (*tv_loss)(float *loss1, float *grad, const float *x, int n, int c, int h, int wd, int l1,
                    float scale, nst_err *e);
+
+    // Optional: NULL, or the channels-last chain above (every slot set).
+    const nst_chain_ops *chain;
 } nst_backend;
 
 // Registration checks that every slot is set ("a missing slot is an error at
@@ -94,6 +123,7 @@ const nst_backend *nst_backend_get(nst_device d, nst_err *e);
 extern const nst_backend nst_cpu_backend;
 #ifdef NST_WITH_CUDA
 extern const nst_backend nst_cuda_backend;
+extern const nst_chain_ops nst_cuda_chain;
 #endif
 
 #endif

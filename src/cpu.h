@@ -64,4 +64,9 @@ int nst_cpu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_po
 int nst_cpu_pool_bwd(float *dx, const float *dy, const float *x, int planes, int h, int wd,
                      nst_pool mode, nst_err *e);
 
+// cpu_chain.c: the channels-last chain for testing src/vgg.c's chain path on the CPU;
+// off by default.
+extern const nst_chain_ops nst_cpu_chain;
+void nst_cpu_chain_enable(int on);
+
 #endif

@@ -79,4 +79,5 @@ const nst_backend nst_cpu_backend = {
     .adam = nst_cpu_adam,
     .mse_loss = nst_cpu_mse_loss,
     .tv_loss = nst_cpu_tv_loss,
+    .chain = &nst_cpu_chain, // inactive unless a test turns it on (cpu_chain.c)
 };

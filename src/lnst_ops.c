@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "lnst.h"
+#include "cpu.h"
 #include "ops.h"
 #include "profile.h"
 #include "signals.h"
@@ -341,6 +342,14 @@ static int l_clock(lua_State *L) {
     return 1;
 }
 
+// nst.cpu_set_chain(on): a testing aid; the CPU VGG runs through the channels-last chain
+// code path (src/cpu_chain.c) the CUDA backend uses, so that path is tested without a GPU.
+static int l_cpu_set_chain(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    nst_cpu_chain_enable(lua_toboolean(L, 1));
+    return 0;
+}
+
 // Timing marks (profile.h): nst.profile_start([capacity]), nst.profile_mark(label
 // [, device]), nst.profile_stop() -> {{label =, device =, ms =}, ...; dropped = n}.
 static int l_profile_start(lua_State *L) {
@@ -424,7 +433,7 @@ static const luaL_Reg module_fns[] = {
     {"adam_step", l_adam_step}, {"mse_loss", l_mse_loss}, {"style_loss", l_style_loss},
     {"tv_loss", l_tv_loss}, {"limits", l_limits}, {"set_limits", l_set_limits}, {"sync", l_sync}, {"clock", l_clock},
     {"profile_start", l_profile_start}, {"profile_mark", l_profile_mark},
-    {"profile_stop", l_profile_stop},
+    {"profile_stop", l_profile_stop}, {"cpu_set_chain", l_cpu_set_chain},
     {"signals_install", l_signals_install}, {"signals_restore", l_signals_restore},
     {"signals_pending", l_signals_pending}, {"signals_clear", l_signals_clear},
     {"dot", l_dot}, {"maximum", l_maximum}, {"minimum", l_minimum}, {NULL, NULL}};

@@ -55,6 +55,13 @@ int nst_backend_register(nst_device d, const nst_backend *b, nst_err *e) {
     NST_REQUIRE(relu_bwd); NST_REQUIRE(pool_fwd); NST_REQUIRE(pool_bwd);
     NST_REQUIRE(channel_affine); NST_REQUIRE(adam); NST_REQUIRE(mse_loss); NST_REQUIRE(tv_loss);
 #undef NST_REQUIRE
+    const nst_chain_ops *c = b->chain; // optional, but whole when present
+#define NST_REQUIRE_CHAIN(slot) if (c && !c->slot && !missing) missing = "chain." #slot
+    NST_REQUIRE_CHAIN(active); NST_REQUIRE_CHAIN(elem_size); NST_REQUIRE_CHAIN(channels);
+    NST_REQUIRE_CHAIN(from_nchw); NST_REQUIRE_CHAIN(to_nchw); NST_REQUIRE_CHAIN(conv_fwd);
+    NST_REQUIRE_CHAIN(conv_bwd); NST_REQUIRE_CHAIN(pool_fwd); NST_REQUIRE_CHAIN(pool_bwd);
+    NST_REQUIRE_CHAIN(grad);
+#undef NST_REQUIRE_CHAIN
     if (missing)
         return nst_fail(e, "backend '%s' has no '%s' slot", b->name ? b->name : "?", missing);
     registry[d] = b;

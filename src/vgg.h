@@ -30,6 +30,9 @@ typedef struct nst_vgg {
     int64_t out_shape[NST_VGG_MAX_LAYERS][4];
     int64_t in_shape[4];
     int depth;
+    // The last forward ran on the backend's channels-last chain (backend.h): kept[] then
+    // holds chain buffers (1-D tensors of raw bytes), not NCHW float tensors.
+    int chained;
 } nst_vgg;
 
 // A network with arch's layer table and no weights.

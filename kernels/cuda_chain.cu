@@ -1,0 +1,271 @@
+// The channels-last chain (src/backend.h, nst_chain_ops): the VGG's activations and
+// gradients stay in NHWC between layers, channels padded to a multiple of 8, stored as
+// bf16 in bf16 mode and float otherwise (type T below). Only the network input, the
+// tapped outputs and the gradients arriving at taps cross over to nst's NCHW float.
+//
+// Padded channels hold zeros everywhere: the convolution's padded filters are zero and
+// the epilogue writes 0 there, so the next layer sees exact zeros.
+#include <cuda_bf16.h>
+
+#include "cuda_internal.h"
+
+#define GRID_STRIDE(i, n) \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (size_t)blockDim.x * gridDim.x)
+
+namespace {
+
+constexpr int TILE = 32, ROWS = 8, MAX_Z = 65535;
+
+__device__ inline void store(float *p, float v) { *p = v; }
+__device__ inline void store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16(v); }
+__device__ inline float load(const float *p) { return *p; }
+__device__ inline float load(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
+
+// y (total / kp, kp): y = relu?(y + bias[ch]) for ch < k, 0 in padded channels.
+template <typename T>
+__global__ void bias_relu_kernel(T *y, const float *bias, size_t total, int k, int kp, int relu) {
+    GRID_STRIDE(i, total) {
+        int ch = (int)(i % (size_t)kp);
+        float v = 0.0f;
+        if (ch < k) {
+            v = load(y + i) + (bias ? bias[ch] : 0.0f);
+            if (relu) v = v > 0.0f ? v : 0.0f;
+        }
+        store(y + i, v);
+    }
+}
+
+// g = g * (mask > 0), elementwise over the same layout (a ReLU's backward).
+template <typename T>
+__global__ void mask_kernel(T *g, const T *mask, size_t total) {
+    GRID_STRIDE(i, total) if (!(load(mask + i) > 0.0f)) store(g + i, 0.0f);
+}
+
+// g (n, P, cp) = ((valid ? g : 0) + tap (n, c, P) float), then zeroed where mask (like
+// g, may be NULL) is not > 0. Padded channels stay 0. Through a shared tile, as the
+// layout transposes.
+template <typename T>
+__global__ void add_tap_kernel(T *g, int valid, const float *tap, const T *mask, int c, int cp,
+                               size_t P) {
+    __shared__ float tile[TILE][TILE + 1];
+    size_t p0 = (size_t)blockIdx.x * TILE;
+    int c0 = blockIdx.y * TILE;
+    const float *src = tap + (size_t)blockIdx.z * c * P;
+    size_t base = (size_t)blockIdx.z * cp * P;
+    for (int j = threadIdx.y; j < TILE; j += ROWS) {
+        int ch = c0 + j;
+        size_t p = p0 + threadIdx.x;
+        tile[j][threadIdx.x] = ch < c && p < P ? src[(size_t)ch * P + p] : 0.0f;
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < TILE; j += ROWS) {
+        size_t p = p0 + j;
+        int ch = c0 + threadIdx.x;
+        if (p < P && ch < cp) {
+            size_t at = base + p * cp + ch;
+            float v = (valid ? load(g + at) : 0.0f) + tile[threadIdx.x][j];
+            if (mask && !(load(mask + at) > 0.0f)) v = 0.0f;
+            store(g + at, v);
+        }
+    }
+}
+
+// Index 0..3 of the first maximum of the window (x00, x01, x10, x11); a NaN wins (the
+// last NaN if several), as in cuda_pool.cu and the CPU backend.
+template <typename T>
+__device__ __forceinline__ int window_argmax(const T *w0, size_t col, size_t row) {
+    float v[4] = {load(w0), load(w0 + col), load(w0 + row), load(w0 + row + col)};
+    float m = v[0];
+    int best = 0;
+    for (int q = 1; q < 4; q++)
+        if (v[q] > m || v[q] != v[q]) m = v[q], best = q;
+    return best;
+}
+
+// y (n, h/2, w/2, cp) from x (n, h, w, cp); one thread per output element.
+template <typename T>
+__global__ void pool_fwd_kernel(T *y, const T *x, size_t total, int cp, int h, int wd, int is_max) {
+    int ho = h / 2, wo = wd / 2;
+    GRID_STRIDE(o, total) {
+        int ch = (int)(o % (size_t)cp);
+        size_t r = o / (size_t)cp;
+        int oj = (int)(r % (size_t)wo);
+        r /= (size_t)wo;
+        int oi = (int)(r % (size_t)ho);
+        size_t b = r / (size_t)ho;
+        size_t col = (size_t)cp, row = (size_t)wd * cp;
+        const T *w0 = x + ((b * h + 2 * oi) * (size_t)wd + 2 * oj) * cp + ch;
+        float v;
+        if (is_max) {
+            int q = window_argmax(w0, col, row);
+            v = load(w0 + (q >> 1) * row + (q & 1) * col);
+        } else {
+            v = 0.25f * ((load(w0) + load(w0 + col)) + (load(w0 + row) + load(w0 + row + col)));
+        }
+        store(y + o, v);
+    }
+}
+
+// dx (n, h, w, cp) from dy (n, h/2, w/2, cp); one thread per input element, so every
+// element is written (zero in an odd last row / column).
+template <typename T>
+__global__ void pool_bwd_kernel(T *dx, const T *dy, const T *x, size_t total, int cp, int h, int wd,
+                                int is_max) {
+    int ho = h / 2, wo = wd / 2;
+    GRID_STRIDE(idx, total) {
+        int ch = (int)(idx % (size_t)cp);
+        size_t r = idx / (size_t)cp;
+        int j = (int)(r % (size_t)wd);
+        r /= (size_t)wd;
+        int i = (int)(r % (size_t)h);
+        size_t b = r / (size_t)h;
+        int oi = i >> 1, oj = j >> 1;
+        float g = 0.0f;
+        if (oi < ho && oj < wo) {
+            float d = load(dy + ((b * ho + oi) * (size_t)wo + oj) * cp + ch);
+            if (is_max) {
+                size_t col = (size_t)cp, row = (size_t)wd * cp;
+                const T *w0 = x + ((b * h + 2 * oi) * (size_t)wd + 2 * oj) * cp + ch;
+                int q = ((i & 1) << 1) | (j & 1);
+                g = window_argmax(w0, col, row) == q ? d : 0.0f;
+            } else {
+                g = 0.25f * d;
+            }
+        }
+        store(dx + idx, g);
+    }
+}
+
+bool chain_bf16() { return nst_cu_precision() == NST_PREC_BF16; }
+
+int pool_check(int n, int c, int h, int wd, nst_pool mode, size_t *in_total, size_t *out_total,
+               nst_err *e) {
+    if (mode != NST_POOL_MAX && mode != NST_POOL_AVG)
+        return nst_fail(e, "chain pool: unknown mode %d", (int)mode);
+    if (n < 1 || c < 1 || h < 2 || wd < 2)
+        return nst_fail(e, "chain pool: bad sizes n=%d c=%d h=%d w=%d", n, c, h, wd);
+    size_t cp = (size_t)nst_cu_chain_channels(c), a, b;
+    if (nst_mul_size((size_t)n * cp, (size_t)h, &a) || nst_mul_size(a, (size_t)wd, in_total) ||
+        nst_mul_size((size_t)n * cp, (size_t)(h / 2), &b) ||
+        nst_mul_size(b, (size_t)(wd / 2), out_total))
+        return nst_fail(e, "chain pool: size overflow");
+    return 0;
+}
+
+} // namespace
+
+int nst_cu_chain_channels(int c) { return (c + 7) / 8 * 8; }
+
+size_t nst_cu_chain_elem_size(void) { return chain_bf16() ? sizeof(__nv_bfloat16) : sizeof(float); }
+
+int nst_cu_chain_bias_relu(void *y, const float *bias, size_t rows, int k, int relu, nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    int kp = nst_cu_chain_channels(k);
+    size_t total = rows * (size_t)kp;
+    if (chain_bf16())
+        bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)y, bias,
+                                                                        total, k, kp, relu);
+    else
+        bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)y, bias, total, k,
+                                                                        kp, relu);
+    return nst_cu_launched("bias_relu_kernel", e);
+}
+
+// ---- nst_chain_ops slots ----
+
+static int chain_active(void) { return nst_cu_chain_enabled(); }
+
+static size_t chain_elem_size(void) { return nst_cu_chain_elem_size(); }
+
+static int chain_channels(int c) { return nst_cu_chain_channels(c); }
+
+static int chain_from_nchw(void *out, const float *in, int n, int c, size_t P, nst_err *e) {
+    return nst_cu_to_nhwc(out, chain_bf16(), in, NULL, n, c, nst_cu_chain_channels(c), P, e);
+}
+
+static int chain_to_nchw(float *out, const void *in, int n, int c, size_t P, nst_err *e) {
+    return nst_cu_from_nhwc(out, in, chain_bf16(), NULL, 0, n, c, nst_cu_chain_channels(c), P, e);
+}
+
+static int chain_pool_fwd(void *y, const void *x, int n, int c, int h, int wd, nst_pool mode,
+                          nst_err *e) {
+    cudaStream_t s;
+    size_t in_total, out_total;
+    if (nst_cu_stream(&s, e) || pool_check(n, c, h, wd, mode, &in_total, &out_total, e)) return -1;
+    int cp = nst_cu_chain_channels(c), mx = mode == NST_POOL_MAX;
+    if (chain_bf16())
+        pool_fwd_kernel<<<nst_cu_blocks(out_total), NST_CU_THREADS, 0, s>>>(
+            (__nv_bfloat16 *)y, (const __nv_bfloat16 *)x, out_total, cp, h, wd, mx);
+    else
+        pool_fwd_kernel<<<nst_cu_blocks(out_total), NST_CU_THREADS, 0, s>>>(
+            (float *)y, (const float *)x, out_total, cp, h, wd, mx);
+    return nst_cu_launched("chain pool_fwd_kernel", e);
+}
+
+static int chain_pool_bwd(void *dx, const void *dy, const void *x, int n, int c, int h, int wd,
+                          nst_pool mode, nst_err *e) {
+    cudaStream_t s;
+    size_t in_total, out_total;
+    if (nst_cu_stream(&s, e) || pool_check(n, c, h, wd, mode, &in_total, &out_total, e)) return -1;
+    int cp = nst_cu_chain_channels(c), mx = mode == NST_POOL_MAX;
+    if (chain_bf16())
+        pool_bwd_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>(
+            (__nv_bfloat16 *)dx, (const __nv_bfloat16 *)dy, (const __nv_bfloat16 *)x, in_total, cp,
+            h, wd, mx);
+    else
+        pool_bwd_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>(
+            (float *)dx, (const float *)dy, (const float *)x, in_total, cp, h, wd, mx);
+    return nst_cu_launched("chain pool_bwd_kernel", e);
+}
+
+static int chain_grad(void *g, int valid, const float *tap, const void *mask, int n, int c, size_t P,
+                      nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    int cp = nst_cu_chain_channels(c);
+    bool bf = chain_bf16();
+    if (!tap) { // mask only
+        if (!valid) return nst_fail(e, "chain grad: nothing to mask");
+        if (!mask) return 0;
+        size_t total = P * (size_t)n * (size_t)cp;
+        if (bf)
+            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(
+                (__nv_bfloat16 *)g, (const __nv_bfloat16 *)mask, total);
+        else
+            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)g, (const float *)mask,
+                                                                      total);
+        return nst_cu_launched("chain mask_kernel", e);
+    }
+    for (int b0 = 0; b0 < n; b0 += MAX_Z) {
+        int nb = n - b0 < MAX_Z ? n - b0 : MAX_Z;
+        size_t off = (size_t)b0 * cp * P;
+        const float *t = tap + (size_t)b0 * c * P;
+        dim3 grid((unsigned)((P + TILE - 1) / TILE), (unsigned)((cp + TILE - 1) / TILE), (unsigned)nb);
+        dim3 block(TILE, ROWS);
+        if (bf)
+            add_tap_kernel<<<grid, block, 0, s>>>((__nv_bfloat16 *)g + off, valid, t,
+                                                  mask ? (const __nv_bfloat16 *)mask + off : nullptr,
+                                                  c, cp, P);
+        else
+            add_tap_kernel<<<grid, block, 0, s>>>((float *)g + off, valid, t,
+                                                  mask ? (const float *)mask + off : nullptr, c, cp, P);
+        if (nst_cu_launched("chain add_tap_kernel", e)) return -1;
+    }
+    return 0;
+}
+
+extern "C" const nst_chain_ops nst_cuda_chain = {
+    chain_active,
+    chain_elem_size,
+    chain_channels,
+    chain_from_nchw,
+    chain_to_nchw,
+    nst_cu_chain_conv_fwd,
+    nst_cu_chain_conv_bwd,
+    chain_pool_fwd,
+    chain_pool_bwd,
+    chain_grad,
+};
+static_assert(sizeof(nst_chain_ops) == 10 * sizeof(void *), "nst_chain_ops changed: update the table");
