@@ -3,7 +3,7 @@
 -- Adam lr 1 on the image, random SIZE x SIZE content and style, random weights.
 -- usage: lua5.4 examples/benchmark.lua [--size 256] [--iters 20] [--warmup 3]
 --                                      [--device cpu|cuda] [--mode fp32|tf32|bf16]
---                                      [--layout auto|nchw|nhwc] [--profile N]
+--                                      [--layout auto|nchw|nhwc|chain] [--profile N]
 -- Prints one JSON line like torch_gatys.py: ms_per_iter and peak memory, plus host_ms
 -- (time the host takes to queue one iteration; with CUDA the device runs behind it).
 -- --profile N first prints, on stderr, where the time of N more iterations went (per
@@ -16,7 +16,7 @@ local i = 1
 while i <= #arg do
   local k = arg[i]:match("^%-%-(.+)$")
   if not k or opts[k] == nil or arg[i + 1] == nil then
-    io.stderr:write("usage: benchmark.lua [--size N] [--iters N] [--warmup N] [--device cpu|cuda] [--mode fp32|tf32|bf16] [--layout auto|nchw|nhwc] [--profile N]\n")
+    io.stderr:write("usage: benchmark.lua [--size N] [--iters N] [--warmup N] [--device cpu|cuda] [--mode fp32|tf32|bf16] [--layout auto|nchw|nhwc|chain] [--profile N]\n")
     os.exit(2)
   end
   opts[k] = type(opts[k]) == "number" and assert(tonumber(arg[i + 1]), "bad number for --" .. k) or arg[i + 1]

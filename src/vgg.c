@@ -155,6 +155,7 @@ static nst_tensor *chain_buffer(const nst_vgg *v, const nst_chain_ops *ch, const
 
 static int chain_forward(nst_vgg *v, const nst_chain_ops *ch, const nst_tensor *x, int ntaps,
                          const int *taps, nst_tensor **outs, int depth, nst_err *e) {
+    v->chain_elem = ch->elem_size();
     int64_t s[4] = {x->shape[0], 3, x->shape[2], x->shape[3]};
     nst_tensor *cur = chain_buffer(v, ch, s, e);
     int rc = cur ? ch->from_nchw(nst_data(cur), nst_data(x), (int)s[0], 3, (size_t)(s[2] * s[3]), e) : -1;
@@ -204,6 +205,10 @@ static int chain_forward(nst_vgg *v, const nst_chain_ops *ch, const nst_tensor *
 
 static nst_tensor *chain_backward(nst_vgg *v, const nst_chain_ops *ch, int ngrads, const int *layers,
                                   const nst_tensor *const *grads, int deepest, nst_err *e) {
+    if (ch->elem_size() != v->chain_elem) { // e.g. CUDA precision switched in between
+        nst_fail(e, "backward: the device's precision changed since forward; run forward again");
+        return NULL;
+    }
     nst_tensor *g = NULL;
     int rc = 0;
     for (int i = deepest; i >= 0 && !rc; i--) {

@@ -33,6 +33,7 @@ typedef struct nst_vgg {
     // The last forward ran on the backend's channels-last chain (backend.h): kept[] then
     // holds chain buffers (1-D tensors of raw bytes), not NCHW float tensors.
     int chained;
+    size_t chain_elem; // the chain's bytes per element at that forward
 } nst_vgg;
 
 // A network with arch's layer table and no weights.

@@ -51,17 +51,17 @@ spec)
   echo "cuda spec: $(grep -c '^ok' "$OUT/cuda_spec.tap") ok, $(grep -c '^not ok' "$OUT/cuda_spec.tap") not ok"
   grep -A6 '^not ok' "$OUT/cuda_spec.tap" | head -60 ;;
 bench512)
-  torch 512 tf32; nst 512 tf32 nchw; nst 512 tf32 nhwc 10
-  torch 512 bf16; nst 512 bf16 nchw; nst 512 bf16 nhwc 10
-  torch 512 fp32; nst 512 fp32 nchw ;;
+  torch 512 tf32; nst 512 tf32 nchw; nst 512 tf32 nhwc; nst 512 tf32 chain 10
+  torch 512 bf16; nst 512 bf16 nchw; nst 512 bf16 nhwc; nst 512 bf16 chain 10
+  torch 512 fp32; nst 512 fp32 nchw; nst 512 fp32 chain ;;
 precision)
   timeout 150 $LUA spec/device/precision.lua 256 2>&1 | tee "$OUT/precision.txt" ;;
 bench2048)
-  torch 2048 bf16; nst 2048 bf16 nhwc 3
-  torch 2048 tf32; nst 2048 tf32 nhwc ;;
+  torch 2048 bf16; nst 2048 bf16 chain 3; nst 2048 bf16 nhwc
+  torch 2048 tf32; nst 2048 tf32 chain ;;
 bench1024)
-  torch 1024 bf16; nst 1024 bf16 nhwc
-  torch 1024 tf32; nst 1024 tf32 nhwc ;;
+  torch 1024 bf16; nst 1024 bf16 chain
+  torch 1024 tf32; nst 1024 tf32 chain ;;
 transfer)
   timeout 150 $LUA -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
     "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "0",

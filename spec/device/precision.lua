@@ -84,7 +84,7 @@ local Gc_same = backward_with(Fc, gradsc, "cpu")
 print(("size %d: CPU chain check (same-mask backward on the CPU vs vgg:backward): %.3g")
   :format(S, rel(Gc_same, Gc)))
 for _, mode in ipairs{"fp32", "tf32", "bf16"} do
-  for _, layout in ipairs{"nchw", "nhwc"} do
+  for _, layout in ipairs{"nchw", "nhwc", "chain"} do
     nst.cuda_set_precision(mode)
     nst.cuda_set_conv_layout(layout)
     local Fg, Lg, Gg = run("cuda")
