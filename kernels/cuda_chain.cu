@@ -189,6 +189,16 @@ static int chain_to_nchw(float *out, const void *in, int n, int c, size_t P, nst
     return nst_cu_from_nhwc(out, in, chain_bf16(), NULL, 0, n, c, nst_cu_chain_channels(c), P, e);
 }
 
+static size_t chain_weight_bytes(int k, int c) {
+    return (size_t)nst_cu_chain_channels(k) * 9 * (size_t)nst_cu_chain_channels(c) *
+           nst_cu_chain_elem_size();
+}
+
+static int chain_weights(void *out, const float *w, int k, int c, nst_err *e) {
+    return nst_cu_weights_krsc(out, chain_bf16(), w, k, c, nst_cu_chain_channels(k),
+                               nst_cu_chain_channels(c), e);
+}
+
 static int chain_pool_fwd(void *y, const void *x, int n, int c, int h, int wd, nst_pool mode,
                           nst_err *e) {
     cudaStream_t s;
@@ -262,10 +272,12 @@ extern "C" const nst_chain_ops nst_cuda_chain = {
     chain_channels,
     chain_from_nchw,
     chain_to_nchw,
+    chain_weight_bytes,
+    chain_weights,
     nst_cu_chain_conv_fwd,
     nst_cu_chain_conv_bwd,
     chain_pool_fwd,
     chain_pool_bwd,
     chain_grad,
 };
-static_assert(sizeof(nst_chain_ops) == 10 * sizeof(void *), "nst_chain_ops changed: update the table");
+static_assert(sizeof(nst_chain_ops) == 12 * sizeof(void *), "nst_chain_ops changed: update the table");

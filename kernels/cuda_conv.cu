@@ -391,27 +391,22 @@ extern "C" int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max) {
 }
 
 // ---- the channels-last chain's convolutions (cuda_chain.cu): x, y, dx, dy are NHWC
-// buffers with padded channels in the chain's element type; only w is converted. ----
+// buffers with padded channels in the chain's element type, wp the weights in KRSC. ----
 
-int nst_cu_chain_conv_fwd(void *y, const void *x, const float *w, const float *bias, int n, int c,
+int nst_cu_chain_conv_fwd(void *y, const void *x, const void *wp, const float *bias, int n, int c,
                           int h, int wd, int k, int relu, nst_err *e) {
     cudaStream_t s;
     cudnnHandle_t hd;
-    size_t in_total, out_total, w_total, w_b;
+    size_t in_total, out_total, w_total;
     if (sizes_ok("chain conv3x3", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
         nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
         return -1;
-    bool bf = nst_cu_precision() == NST_PREC_BF16;
-    int cp = pad8(c), kp = pad8(k);
-    if (nst_mul_size((size_t)kp * 9 * cp, nst_cu_chain_elem_size(), &w_b))
-        return nst_fail(e, "chain conv3x3: size overflow");
-    Scratch sc;
-    if (!(sc.w = nst_cu_alloc(w_b, e)) || nst_cu_weights_krsc(sc.w, bf, w, k, c, kp, cp, e)) return -1;
-    Plan *p = plan_get(hd, DIR_FWD, n, c, h, wd, k, 1, x, sc.w, y, e);
+    Plan *p = plan_get(hd, DIR_FWD, n, c, h, wd, k, 1, x, wp, y, e);
     if (!p) return -1;
+    Scratch sc;
     if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
     const float one = 1.0f, zero = 0.0f;
-    if (nst_cudnn_check(cudnnConvolutionForward(hd, &one, p->xd, x, p->wd, sc.w, p->cd,
+    if (nst_cudnn_check(cudnnConvolutionForward(hd, &one, p->xd, x, p->wd, wp, p->cd,
                                                 (cudnnConvolutionFwdAlgo_t)p->algo, sc.ws, p->ws,
                                                 &zero, p->yd, y),
                         "cudnnConvolutionForward", e))
@@ -419,25 +414,20 @@ int nst_cu_chain_conv_fwd(void *y, const void *x, const float *w, const float *b
     return nst_cu_chain_bias_relu(y, bias, (size_t)n * h * wd, k, relu, e);
 }
 
-int nst_cu_chain_conv_bwd(void *dx, const void *dy, const float *w, int n, int c, int h, int wd,
+int nst_cu_chain_conv_bwd(void *dx, const void *dy, const void *wp, int n, int c, int h, int wd,
                           int k, nst_err *e) {
     cudaStream_t s;
     cudnnHandle_t hd;
-    size_t in_total, out_total, w_total, w_b;
+    size_t in_total, out_total, w_total;
     if (sizes_ok("chain conv3x3_bwd_data", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
         nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
         return -1;
-    bool bf = nst_cu_precision() == NST_PREC_BF16;
-    int cp = pad8(c), kp = pad8(k);
-    if (nst_mul_size((size_t)kp * 9 * cp, nst_cu_chain_elem_size(), &w_b))
-        return nst_fail(e, "chain conv3x3_bwd_data: size overflow");
-    Scratch sc;
-    if (!(sc.w = nst_cu_alloc(w_b, e)) || nst_cu_weights_krsc(sc.w, bf, w, k, c, kp, cp, e)) return -1;
-    Plan *p = plan_get(hd, DIR_BWD_DATA, n, c, h, wd, k, 1, dy, sc.w, dx, e);
+    Plan *p = plan_get(hd, DIR_BWD_DATA, n, c, h, wd, k, 1, dy, wp, dx, e);
     if (!p) return -1;
+    Scratch sc;
     if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
     const float one = 1.0f, zero = 0.0f;
-    return nst_cudnn_check(cudnnConvolutionBackwardData(hd, &one, p->wd, sc.w, p->yd, dy, p->cd,
+    return nst_cudnn_check(cudnnConvolutionBackwardData(hd, &one, p->wd, wp, p->yd, dy, p->cd,
                                                         (cudnnConvolutionBwdDataAlgo_t)p->algo,
                                                         sc.ws, p->ws, &zero, p->xd, dx),
                            "cudnnConvolutionBackwardData", e);

@@ -107,9 +107,10 @@ int nst_cu_chain_channels(int c);
 size_t nst_cu_chain_elem_size(void);
 int nst_cu_chain_bias_relu(void *y, const float *bias, size_t rows, int k, int relu, nst_err *e);
 // cuda_conv.cu: the chain's convolutions (buffers NHWC, padded, chain element type)
-int nst_cu_chain_conv_fwd(void *y, const void *x, const float *w, const float *bias, int n, int c,
+// wp: weights in KRSC with padded channels in the chain's element type
+int nst_cu_chain_conv_fwd(void *y, const void *x, const void *wp, const float *bias, int n, int c,
                           int h, int wd, int k, int relu, nst_err *e);
-int nst_cu_chain_conv_bwd(void *dx, const void *dy, const float *w, int n, int c, int h, int wd,
+int nst_cu_chain_conv_bwd(void *dx, const void *dy, const void *wp, int n, int c, int h, int wd,
                           int k, nst_err *e);
 // cuda_pool.cu
 int nst_cu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_pool mode, nst_err *e);

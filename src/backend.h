@@ -24,11 +24,16 @@ typedef struct nst_chain_ops {
     int (*channels)(int c);
     int (*from_nchw)(void *out, const float *in, int n, int c, size_t P, nst_err *e);
     int (*to_nchw)(float *out, const void *in, int n, int c, size_t P, nst_err *e);
-    // y = relu?(conv3x3(x, w) + bias); w (k,c,3,3) and bias (k) NCHW float as everywhere
-    int (*conv_fwd)(void *y, const void *x, const float *w, const float *bias, int n, int c, int h,
+    // Conv weights w (k,c,3,3) float in the form the chain's convolutions take
+    // (weight_bytes(k, c) bytes); made once and kept by the VGG, whose weights never
+    // change.
+    size_t (*weight_bytes)(int k, int c);
+    int (*weights)(void *out, const float *w, int k, int c, nst_err *e);
+    // y = relu?(conv3x3(x, wp) + bias); wp from weights(), bias (k) float
+    int (*conv_fwd)(void *y, const void *x, const void *wp, const float *bias, int n, int c, int h,
                     int wd, int k, int relu, nst_err *e);
     // dx (n,h,w,c) from dy (n,h,w,k), the gradient at the conv's output
-    int (*conv_bwd)(void *dx, const void *dy, const float *w, int n, int c, int h, int wd, int k,
+    int (*conv_bwd)(void *dx, const void *dy, const void *wp, int n, int c, int h, int wd, int k,
                     nst_err *e);
     int (*pool_fwd)(void *y, const void *x, int n, int c, int h, int wd, nst_pool mode, nst_err *e);
     int (*pool_bwd)(void *dx, const void *dy, const void *x, int n, int c, int h, int wd,

@@ -4,6 +4,8 @@
 // Layout as on CUDA: (n, P, channels(c)) float, channels padded to a multiple of 8 with
 // zeros. The math converts to NCHW and calls the CPU backend, so the numbers are the
 // plain path's; only the bookkeeping is under test.
+#include <string.h>
+
 #include "cpu.h"
 
 static int g_on;
@@ -43,7 +45,15 @@ static float *unchain(const void *in, int n, int c, size_t P, nst_err *e) {
     return t;
 }
 
-static int conv_fwd(void *y, const void *x, const float *w, const float *bias, int n, int c, int h,
+// The CPU's convolutions take (k,c,3,3) float: the weights are copied as they are.
+static size_t weight_bytes(int k, int c) { return (size_t)k * c * 9 * sizeof(float); }
+static int weights(void *out, const float *w, int k, int c, nst_err *e) {
+    (void)e;
+    memcpy(out, w, weight_bytes(k, c));
+    return 0;
+}
+
+static int conv_fwd(void *y, const void *x, const void *w, const float *bias, int n, int c, int h,
                     int wd, int k, int relu, nst_err *e) {
     size_t P = (size_t)h * wd;
     float *xs = unchain(x, n, c, P, e), *ys = xs ? nst_cpu_scratch((size_t)n * k * P, e) : NULL;
@@ -54,7 +64,7 @@ static int conv_fwd(void *y, const void *x, const float *w, const float *bias, i
     return rc;
 }
 
-static int conv_bwd(void *dx, const void *dy, const float *w, int n, int c, int h, int wd, int k,
+static int conv_bwd(void *dx, const void *dy, const void *w, int n, int c, int h, int wd, int k,
                     nst_err *e) {
     size_t P = (size_t)h * wd;
     float *dys = unchain(dy, n, k, P, e), *dxs = dys ? nst_cpu_scratch((size_t)n * c * P, e) : NULL;
@@ -106,5 +116,6 @@ static int grad(void *g, int valid, const float *tap, const void *mask, int n, i
     return 0;
 }
 
-const nst_chain_ops nst_cpu_chain = {active,    elem_size, channels, from_nchw, to_nchw, conv_fwd,
-                                     conv_bwd,  pool_fwd,  pool_bwd, grad};
+const nst_chain_ops nst_cpu_chain = {active,   elem_size, channels, from_nchw, to_nchw,
+                                     weight_bytes, weights, conv_fwd, conv_bwd, pool_fwd,
+                                     pool_bwd, grad};

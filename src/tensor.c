@@ -58,7 +58,8 @@ int nst_backend_register(nst_device d, const nst_backend *b, nst_err *e) {
     const nst_chain_ops *c = b->chain; // optional, but whole when present
 #define NST_REQUIRE_CHAIN(slot) if (c && !c->slot && !missing) missing = "chain." #slot
     NST_REQUIRE_CHAIN(active); NST_REQUIRE_CHAIN(elem_size); NST_REQUIRE_CHAIN(channels);
-    NST_REQUIRE_CHAIN(from_nchw); NST_REQUIRE_CHAIN(to_nchw); NST_REQUIRE_CHAIN(conv_fwd);
+    NST_REQUIRE_CHAIN(from_nchw); NST_REQUIRE_CHAIN(to_nchw); NST_REQUIRE_CHAIN(weight_bytes);
+    NST_REQUIRE_CHAIN(weights); NST_REQUIRE_CHAIN(conv_fwd);
     NST_REQUIRE_CHAIN(conv_bwd); NST_REQUIRE_CHAIN(pool_fwd); NST_REQUIRE_CHAIN(pool_bwd);
     NST_REQUIRE_CHAIN(grad);
 #undef NST_REQUIRE_CHAIN

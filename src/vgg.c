@@ -59,6 +59,7 @@ void nst_vgg_free(nst_vgg *v) {
     drop_kept(v);
     for (int i = 0; i < v->n; i++) {
         nst_tensor_free(v->layer[i].w);
+        nst_tensor_free(v->layer[i].wchain);
         nst_tensor_free(v->layer[i].b);
     }
     free(v);
@@ -117,6 +118,8 @@ int nst_vgg_load(nst_vgg *v, const char *path, nst_err *e) {
         } else {
             int64_t ws[4] = {l->out_c, l->in_c, 3, 3}, bs[1] = {l->out_c};
             nst_tensor_free(l->w);
+            nst_tensor_free(l->wchain);
+            l->wchain = NULL;
             nst_tensor_free(l->b);
             l->w = load_param(v, f, we, 4, ws, l->name, e);
             l->b = l->w ? load_param(v, f, be, 1, bs, l->name, e) : NULL;
@@ -153,6 +156,23 @@ static nst_tensor *chain_buffer(const nst_vgg *v, const nst_chain_ops *ch, const
     return nst_tensor_new(v->device, 1, &floats, e);
 }
 
+// The layer's weights in the chain's form, made on first use (and again if the chain's
+// element type changed, e.g. another CUDA precision).
+static const void *chain_weights(nst_vgg *v, const nst_chain_ops *ch, nst_vgg_layer *l, nst_err *e) {
+    if (l->wchain && l->wchain_elem == ch->elem_size()) return nst_data(l->wchain);
+    nst_tensor_free(l->wchain);
+    l->wchain = NULL;
+    int64_t floats = (int64_t)((ch->weight_bytes(l->out_c, l->in_c) + sizeof(float) - 1) / sizeof(float));
+    nst_tensor *t = nst_tensor_new(v->device, 1, &floats, e);
+    if (!t) return NULL;
+    if (ch->weights(nst_data(t), nst_data(l->w), l->out_c, l->in_c, e)) {
+        nst_tensor_free(t);
+        return NULL;
+    }
+    l->wchain = t, l->wchain_elem = ch->elem_size();
+    return nst_data(t);
+}
+
 static int chain_forward(nst_vgg *v, const nst_chain_ops *ch, const nst_tensor *x, int ntaps,
                          const int *taps, nst_tensor **outs, int depth, nst_err *e) {
     v->chain_elem = ch->elem_size();
@@ -177,8 +197,10 @@ static int chain_forward(nst_vgg *v, const nst_chain_ops *ch, const nst_tensor *
             break;
         }
         if (l->kind == NST_VGG_CONV) { // always with its ReLU: no conv output is tapped here
-            rc = ch->conv_fwd(nst_data(y), nst_data(cur), nst_data(l->w), nst_data(l->b), (int)in[0],
-                              (int)in[1], (int)in[2], (int)in[3], l->out_c, 1, e);
+            const void *wp = chain_weights(v, ch, l, e);
+            rc = wp ? ch->conv_fwd(nst_data(y), nst_data(cur), wp, nst_data(l->b), (int)in[0], (int)in[1],
+                                   (int)in[2], (int)in[3], l->out_c, 1, e)
+                    : -1;
             memcpy(v->out_shape[i++], s, sizeof s);
         } else if (l->kind == NST_VGG_POOL) {
             rc = ch->pool_fwd(nst_data(y), nst_data(cur), (int)in[0], (int)in[1], (int)in[2], (int)in[3],
@@ -237,7 +259,7 @@ static nst_tensor *chain_backward(nst_vgg *v, const nst_chain_ops *ch, int ngrad
         nst_tensor *dx = chain_buffer(v, ch, in, e);
         if (!dx) rc = -1;
         else if (l->kind == NST_VGG_CONV)
-            rc = ch->conv_bwd(nst_data(dx), nst_data(g), nst_data(l->w), (int)s[0], l->in_c, (int)s[2],
+            rc = ch->conv_bwd(nst_data(dx), nst_data(g), nst_data(l->wchain), (int)s[0], l->in_c, (int)s[2],
                               (int)s[3], l->out_c, e);
         else
             rc = ch->pool_bwd(nst_data(dx), nst_data(g), nst_data(v->kept[i - 1]), (int)in[0], (int)in[1],

@@ -15,6 +15,8 @@ typedef struct nst_vgg_layer {
     int in_c, out_c;
     int index;         // position in torchvision's vgg.features
     nst_tensor *w, *b; // conv weights (K,C,3,3) and bias (K); NULL when not loaded
+    nst_tensor *wchain; // w as the backend's chain takes it (made on first chained use)
+    size_t wchain_elem; // the chain's element size it was made for
 } nst_vgg_layer;
 
 typedef struct nst_vgg {
