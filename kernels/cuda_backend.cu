@@ -73,10 +73,11 @@ extern "C" const nst_backend nst_cuda_backend = {
     nst_cu_channel_affine,
     // optimizer, losses
     nst_cu_adam,
+    nst_cu_adam_counted,
     nst_cu_mse_loss,
     nst_cu_tv_loss,
     // channels-last chain (cuda_chain.cu)
     &nst_cuda_chain,
 };
 // A slot added to struct nst_backend must be added above too (a pointer per slot).
-static_assert(sizeof(nst_backend) == 28 * sizeof(void *), "nst_backend changed: update the table");
+static_assert(sizeof(nst_backend) == 29 * sizeof(void *), "nst_backend changed: update the table");

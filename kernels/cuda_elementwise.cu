@@ -87,6 +87,30 @@ __global__ void adam_kernel(float *x, const float *g, float *m, float *v, size_t
     }
 }
 
+// adam_kernel with the bias corrections from the step count in device memory: each
+// block's first thread computes them in double (as the host does for adam_kernel).
+__global__ void adam_counted_kernel(float *x, const float *g, float *m, float *v, size_t n,
+                                    float lr, float beta1, float beta2, float a1, float a2,
+                                    float eps, const float *steps) {
+    __shared__ float step_size, bc2_sqrt;
+    if (threadIdx.x == 0) {
+        double t = (double)steps[0] + 1.0;
+        step_size = (float)((double)lr / (1.0 - pow((double)beta1, t)));
+        bc2_sqrt = (float)sqrt(1.0 - pow((double)beta2, t));
+    }
+    __syncthreads();
+    GRID_STRIDE(i, n) {
+        float gi = g[i];
+        float mi = m[i] * beta1 + a1 * gi;
+        float vi = v[i] * beta2 + a2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        x[i] -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+    }
+}
+
+__global__ void count_step_kernel(float *steps) { steps[0] += 1.0f; }
+
 int nst_cu_fill(float *out, size_t n, float v, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
@@ -184,6 +208,22 @@ int nst_cu_channel_affine(float *out, const float *x, int batch, size_t hw, cons
     channel_affine_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(out, x, (size_t)batch,
                                                                          hw, p);
     return nst_cu_launched("channel_affine_kernel", e);
+}
+
+int nst_cu_adam_counted(float *x, const float *g, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, float *steps, nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f))
+        return nst_fail(e, "adam: betas must be in [0, 1), got %g and %g", beta1, beta2);
+    float a1 = (float)(1.0 - (double)beta1), a2 = (float)(1.0 - (double)beta2);
+    if (n > 0) {
+        adam_counted_kernel<<<nst_cu_blocks(n), NST_CU_THREADS, 0, s>>>(x, g, m, v, n, lr, beta1,
+                                                                        beta2, a1, a2, eps, steps);
+        if (nst_cu_launched("adam_counted_kernel", e)) return -1;
+    }
+    count_step_kernel<<<1, 1, 0, s>>>(steps);
+    return nst_cu_launched("count_step_kernel", e);
 }
 
 int nst_cu_adam(float *x, const float *g, float *m, float *v, size_t n, float lr, float beta1,

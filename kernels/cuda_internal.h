@@ -72,6 +72,8 @@ int nst_cu_relu_fwd(float *y, const float *x, size_t n, nst_err *e);
 int nst_cu_relu_bwd(float *dx, const float *dy, const float *y, size_t n, nst_err *e);
 int nst_cu_channel_affine(float *out, const float *x, int batch, size_t hw, const int perm[3],
                           const float scale[3], const float shift[3], nst_err *e);
+int nst_cu_adam_counted(float *x, const float *g, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, float *steps, nst_err *e);
 int nst_cu_adam(float *x, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                 float beta2, float eps, int t, nst_err *e);
 // cuda_reduce.cu

@@ -214,6 +214,15 @@ describe("cuda backend #cuda", function()
     assert_close(gx, x, "adam x")
     assert_close(gm, m, "adam m")
     assert_close(gv, v, "adam v")
+    -- the step count kept on the device (graph-safe form), from step 6 on
+    local steps, gsteps = nst.full({1}, 5), nst.full({1}, 5, {device = "cuda"})
+    for _ = 1, 3 do
+      local g = randn(n)
+      nst.adam_step(x, g, m, v, 0.1, 0.9, 0.999, 1e-8, steps)
+      nst.adam_step(gx, g:cuda(), gm, gv, 0.1, 0.9, 0.999, 1e-8, gsteps)
+    end
+    assert.are.equal(8, gsteps:item())
+    assert_close(gx, x, "counted adam x")
   end)
 
   it("losses: mse, tv (squared and l1), style", function()

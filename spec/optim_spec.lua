@@ -57,6 +57,24 @@ out["x"] = x
     assert.is_true(oracle.rel_err(y, x) < 1e-6)
   end)
 
+  it("the step count kept in a tensor gives the same steps as the number", function()
+    nst.manual_seed(8)
+    local x1 = nst.randn(257)
+    local x2, m1, v1, m2, v2 = x1:clone(), nst.zeros(257), nst.zeros(257), nst.zeros(257), nst.zeros(257)
+    local steps = nst.zeros(1)
+    for t = 1, 4 do
+      local g = nst.randn(257)
+      nst.adam_step(x1, g, m1, v1, 0.05, 0.9, 0.999, 1e-8, t)
+      nst.adam_step(x2, g, m2, v2, 0.05, 0.9, 0.999, 1e-8, steps)
+    end
+    assert.are.equal(4, steps:item())
+    assert.are.equal(0, (x1 - x2):abs():max():item())
+    assert.has_error(function() nst.adam_step(x2, x2, m2, v2, 0.05, 0.9, 0.999, 1e-8, nst.zeros(2)) end,
+                     "adam (step count): expected a one-element tensor, got 2 elements")
+    assert.has_error(function() nst.adam_step(x2, x2, m2, v2, 0.05, 0.9, 0.999, 1e-8, nst.full({1}, -3)) end,
+                     "cpu: adam step count -3 is not a count of steps")
+  end)
+
   it("set_lr changes the step; bad options are rejected", function()
     local opt = optim.adam{lr = 1}
     opt:set_lr(0.5)

@@ -105,6 +105,11 @@ typedef struct nst_backend {
     // torch.optim.Adam (weight_decay 0).
     int (*adam)(float *x, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                 float beta2, float eps, int t, nst_err *e);
+    // The same with the step count in memory of the device: steps[0] counts the steps
+    // taken; this step is number steps[0] + 1, and steps[0] is incremented there, so the
+    // update needs no host value that changes (a CUDA graph can replay it).
+    int (*adam_counted)(float *x, const float *g, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, float *steps, nst_err *e);
 
     // Losses: loss1 a device scalar; grad may be NULL.
     // content: loss = scale * 0.5 * sum((f - p)^2), grad = scale * (f - p)

@@ -34,6 +34,8 @@ int nst_cpu_relu_fwd(float *y, const float *x, size_t n, nst_err *e);
 int nst_cpu_relu_bwd(float *dx, const float *dy, const float *y, size_t n, nst_err *e);
 int nst_cpu_channel_affine(float *out, const float *x, int batch, size_t hw, const int perm[3],
                            const float scale[3], const float shift[3], nst_err *e);
+int nst_cpu_adam_counted(float *x, const float *g, float *m, float *v, size_t n, float lr,
+                         float beta1, float beta2, float eps, float *steps, nst_err *e);
 int nst_cpu_adam(float *x, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                  float beta2, float eps, int t, nst_err *e);
 int nst_cpu_mse_loss(float *loss1, float *grad, const float *f, const float *p, size_t n,

@@ -77,6 +77,7 @@ const nst_backend nst_cpu_backend = {
     .pool_bwd = nst_cpu_pool_bwd,
     .channel_affine = nst_cpu_channel_affine,
     .adam = nst_cpu_adam,
+    .adam_counted = nst_cpu_adam_counted,
     .mse_loss = nst_cpu_mse_loss,
     .tv_loss = nst_cpu_tv_loss,
     .chain = &nst_cpu_chain, // inactive unless a test turns it on (cpu_chain.c)

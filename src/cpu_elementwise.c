@@ -195,6 +195,16 @@ int nst_cpu_channel_affine(float *out, const float *x, int batch, size_t hw, con
     return 0;
 }
 
+int nst_cpu_adam_counted(float *x, const float *g, float *m, float *v, size_t n, float lr,
+                         float beta1, float beta2, float eps, float *steps, nst_err *e) {
+    float t = steps[0] + 1.0f;
+    if (!(t >= 1.0f && t < 16777216.0f)) // integers stay exact in float below 2^24
+        return nst_fail(e, "cpu: adam step count %g is not a count of steps", (double)steps[0]);
+    if (nst_cpu_adam(x, g, m, v, n, lr, beta1, beta2, eps, (int)t, e)) return -1;
+    steps[0] = t;
+    return 0;
+}
+
 int nst_cpu_adam(float *x, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                  float beta2, float eps, int t, nst_err *e) {
     if (t < 1) return nst_fail(e, "cpu: adam step t must be >= 1, got %d", t);

@@ -266,18 +266,22 @@ static int l_channel_affine(lua_State *L) {
     return 1;
 }
 
-// nst.adam_step(x, g, m, v, lr, beta1, beta2, eps, t): in place on x, m, v
+// nst.adam_step(x, g, m, v, lr, beta1, beta2, eps, t): in place on x, m, v. t is the
+// 1-based step number, or a one-element tensor on x's device counting the steps taken,
+// which the step increments there (no host value changes: graph-safe).
 static int l_adam_step(lua_State *L) {
     nst_tensor *x = nst_lua_check_tensor(L, 1), *g = nst_lua_check_tensor(L, 2);
     nst_tensor *m = nst_lua_check_tensor(L, 3), *v = nst_lua_check_tensor(L, 4);
     float lr = (float)luaL_checknumber(L, 5), b1 = (float)luaL_checknumber(L, 6);
     float b2 = (float)luaL_checknumber(L, 7), eps = (float)luaL_checknumber(L, 8);
-    int t = (int)nst_lua_check_range(L, 9, 1, INT32_MAX);
+    nst_tensor *steps = nst_lua_is_tensor(L, 9) ? nst_lua_check_tensor(L, 9) : NULL;
+    int t = steps ? 0 : (int)nst_lua_check_range(L, 9, 1, INT32_MAX);
     if (!(b1 >= 0 && b1 < 1)) return luaL_argerror(L, 6, "beta1 must be in [0, 1)");
     if (!(b2 >= 0 && b2 < 1)) return luaL_argerror(L, 7, "beta2 must be in [0, 1)");
     if (!(eps >= 0)) return luaL_argerror(L, 8, "eps must be >= 0");
     nst_err e;
-    check(L, nst_adam(x, g, m, v, lr, b1, b2, eps, t, &e), &e);
+    if (steps) check(L, nst_adam_counted(x, g, m, v, steps, lr, b1, b2, eps, &e), &e);
+    else check(L, nst_adam(x, g, m, v, lr, b1, b2, eps, t, &e), &e);
     return 0;
 }
 

@@ -238,6 +238,20 @@ int nst_channel_affine(nst_tensor *out, const nst_tensor *x, const int perm[3], 
               : -1;
 }
 
+int nst_adam_counted(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v,
+                     nst_tensor *steps, float lr, float beta1, float beta2, float eps, nst_err *e) {
+    if (check_pair("adam (gradient)", x, g, e) || check_pair("adam (state)", x, m, e) ||
+        check_pair("adam (state)", x, v, e) || check_scalar("adam (step count)", steps, e) ||
+        same_device("adam (step count)", x, steps, e))
+        return -1;
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+        return nst_fail(e, "adam: betas must be in [0, 1), got %g and %g", beta1, beta2);
+    const nst_backend *be = backend_of(x, e);
+    return be ? be->adam_counted(nst_data(x), nst_data(g), nst_data(m), nst_data(v), x->numel, lr, beta1,
+                                 beta2, eps, nst_data(steps), e)
+              : -1;
+}
+
 int nst_adam(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v, float lr, float beta1,
              float beta2, float eps, int t, nst_err *e) {
     if (check_pair("adam (gradient)", x, g, e) || check_pair("adam (state)", x, m, e) ||

@@ -38,6 +38,9 @@ int nst_pool2d_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *x, ns
 int nst_channel_affine(nst_tensor *out, const nst_tensor *x, const int perm[3], const float scale[3],
                        const float shift[3], nst_err *e);
 
+// steps: a one-element tensor on x's device counting the steps taken (see backend.h).
+int nst_adam_counted(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v,
+                     nst_tensor *steps, float lr, float beta1, float beta2, float eps, nst_err *e);
 int nst_adam(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v, float lr, float beta1,
              float beta2, float eps, int t, nst_err *e);
 

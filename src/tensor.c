@@ -53,7 +53,7 @@ int nst_backend_register(nst_device d, const nst_backend *b, nst_err *e) {
     NST_REQUIRE(reduce); NST_REQUIRE(dot); NST_REQUIRE(gemm); NST_REQUIRE(gram);
     NST_REQUIRE(conv3x3_fwd); NST_REQUIRE(conv3x3_bwd_data); NST_REQUIRE(relu_fwd);
     NST_REQUIRE(relu_bwd); NST_REQUIRE(pool_fwd); NST_REQUIRE(pool_bwd);
-    NST_REQUIRE(channel_affine); NST_REQUIRE(adam); NST_REQUIRE(mse_loss); NST_REQUIRE(tv_loss);
+    NST_REQUIRE(channel_affine); NST_REQUIRE(adam); NST_REQUIRE(adam_counted); NST_REQUIRE(mse_loss); NST_REQUIRE(tv_loss);
 #undef NST_REQUIRE
     const nst_chain_ops *c = b->chain; // optional, but whole when present
 #define NST_REQUIRE_CHAIN(slot) if (c && !c->slot && !missing) missing = "chain." #slot

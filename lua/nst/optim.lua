@@ -27,12 +27,15 @@ local Adam = {}
 Adam.__index = Adam
 
 -- x <- x - lr · m̂ / (√v̂ + eps), as torch.optim.Adam; x, m, v updated in place, no sync.
+-- The step count lives on x's device too (self.steps), so that a CUDA graph capturing a
+-- step replays it correctly; self.t counts the calls made from Lua.
 function Adam:step(x, grad)
-  if not self.m or self.m:numel() ~= x:numel() then
+  if not self.m or self.m:numel() ~= x:numel() or self.m:device() ~= x:device() then
     self.m, self.v, self.t = zeros_like(x), zeros_like(x), 0
+    self.steps = core.zeros(1, {device = x:device()})
   end
   self.t = self.t + 1
-  core.adam_step(x, grad, self.m, self.v, self.lr, self.beta1, self.beta2, self.eps, self.t)
+  core.adam_step(x, grad, self.m, self.v, self.lr, self.beta1, self.beta2, self.eps, self.steps)
   return x
 end
 
@@ -40,7 +43,7 @@ function Adam:set_lr(lr)
   self.lr = check_number("adam", "lr", lr, 0)
 end
 
-function Adam:reset() self.m, self.v, self.t = nil, nil, 0 end
+function Adam:reset() self.m, self.v, self.steps, self.t = nil, nil, nil, 0 end
 
 local function adam_object(cfg)
   cfg = cfg or {}
