@@ -4,19 +4,21 @@
 -- usage: lua5.4 examples/benchmark.lua [--size 256] [--iters 20] [--warmup 3]
 --                                      [--device cpu|cuda] [--mode fp32|tf32|bf16]
 --                                      [--layout auto|nchw|nhwc|chain] [--profile N]
+--                                      [--graph 0|1]
 -- Prints one JSON line like torch_gatys.py: ms_per_iter and peak memory, plus host_ms
 -- (time the host takes to queue one iteration; with CUDA the device runs behind it).
 -- --profile N first prints, on stderr, where the time of N more iterations went (per
--- layer and direction, losses, Adam; nst.profile_*).
+-- layer and direction, losses, Adam; nst.profile_*). --graph 1 (CUDA) captures one
+-- iteration as a CUDA graph after the warm-up and times its replays.
 local nst = require "nst"
 
 local opts = {size = 256, iters = 20, warmup = 3, device = "cpu", mode = "tf32", layout = "auto",
-              profile = 0}
+              profile = 0, graph = 0}
 local i = 1
 while i <= #arg do
   local k = arg[i]:match("^%-%-(.+)$")
   if not k or opts[k] == nil or arg[i + 1] == nil then
-    io.stderr:write("usage: benchmark.lua [--size N] [--iters N] [--warmup N] [--device cpu|cuda] [--mode fp32|tf32|bf16] [--layout auto|nchw|nhwc|chain] [--profile N]\n")
+    io.stderr:write("usage: benchmark.lua [--size N] [--iters N] [--warmup N] [--device cpu|cuda] [--mode fp32|tf32|bf16] [--layout auto|nchw|nhwc|chain] [--profile N] [--graph 0|1]\n")
     os.exit(2)
   end
   opts[k] = type(opts[k]) == "number" and assert(tonumber(arg[i + 1]), "bad number for --" .. k) or arg[i + 1]
@@ -86,6 +88,13 @@ end
 local last
 for _ = 1, opts.warmup do last = step() end
 last:item()
+if opts.graph == 1 then
+  -- One iteration captured (cuDNN plans exist after the warm-up); replays rewrite `loss`.
+  local graph, loss = nst.cuda_graph(step)
+  step = function() graph:replay() return loss end
+  last = step()
+  last:item()
+end
 if opts.device == "cuda" then nst.cuda_reset_peak() end
 local t0 = now()
 for _ = 1, opts.iters do last = step() end
@@ -131,8 +140,8 @@ end
 local peak
 if opts.device == "cuda" then peak = nst.cuda_memory_stats().peak / 2 ^ 20 else peak = peak_rss_mib() end
 local gflop = 4 * 278208 * S * S / 1e9
-print(('{"impl": "nst", "device": "%s", "size": %d, "mode": "%s", "layout": "%s", "ms_per_iter": %.3f, "host_ms": %.3f, "tflops": %.3f, "peak_mib": %d, "peak_kind": "%s"}')
+print(('{"impl": "nst", "device": "%s", "size": %d, "mode": "%s", "layout": "%s", "graph": %d, "ms_per_iter": %.3f, "host_ms": %.3f, "tflops": %.3f, "peak_mib": %d, "peak_kind": "%s"}')
   :format(opts.device, S, opts.device == "cuda" and opts.mode or "fp32",
-          opts.device == "cuda" and nst.cuda_get_conv_layout() or "-", dt * 1e3, host[3] * 1e3,
+          opts.device == "cuda" and nst.cuda_get_conv_layout() or "-", opts.graph, dt * 1e3, host[3] * 1e3,
           gflop / dt / 1e3, math.floor(peak + 0.5),
           opts.device == "cuda" and "device allocations" or "process RSS"))

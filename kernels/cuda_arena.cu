@@ -5,6 +5,11 @@
 //
 // Reuse without events is safe because all work is queued on the one stream: a
 // kernel queued after the reuse runs after every kernel that used the block before.
+//
+// Graph pools (cuda_graph.cu): while a CUDA graph is captured, every block the capture
+// allocates or frees joins that graph's pool. A freed pool block goes back to the pool,
+// never to the general lists, until the graph is destroyed: replays keep writing
+// memory the captured work used, so nothing outside the graph may receive it.
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -14,10 +19,15 @@
 
 namespace {
 
+typedef std::unordered_map<size_t, std::vector<void *>> FreeLists; // class bytes -> blocks
+
 struct Arena {
     std::mutex mu;
-    std::unordered_map<size_t, std::vector<void *>> free_lists; // class bytes -> blocks
-    std::unordered_map<void *, size_t> live;                    // block -> class bytes
+    FreeLists free_lists;                    // the general pool
+    std::unordered_map<void *, size_t> live; // block -> class bytes
+    std::unordered_map<void *, int> owner;   // block -> graph pool (absent: general)
+    std::unordered_map<int, FreeLists> pool_free;
+    int capturing = 0; // pool of the capture in progress, 0 when none
     size_t in_use = 0, peak = 0, reserved = 0;
 };
 
@@ -65,13 +75,22 @@ void *nst_cu_alloc(size_t bytes, nst_err *e) {
     std::lock_guard<std::mutex> lock(a.mu);
     void *p = NULL;
     try {
+        if (a.capturing) { // the graph's own free blocks first
+            std::vector<void *> &fl = a.pool_free[a.capturing][cls];
+            if (!fl.empty()) {
+                p = fl.back();
+                fl.pop_back();
+            }
+        }
         auto it = a.free_lists.find(cls);
-        if (it != a.free_lists.end() && !it->second.empty()) {
+        if (!p && it != a.free_lists.end() && !it->second.empty()) {
             p = it->second.back();
             it->second.pop_back();
-        } else {
+            if (a.capturing) a.owner[p] = a.capturing;
+        }
+        if (!p) {
             cudaError_t err = cudaMalloc(&p, cls);
-            if (err == cudaErrorMemoryAllocation) {
+            if (err == cudaErrorMemoryAllocation && !a.capturing) { // no waiting inside a capture
                 // Out of memory: give the cache back and try once more.
                 (void)cudaGetLastError();
                 cudaStreamSynchronize(s);
@@ -86,6 +105,7 @@ void *nst_cu_alloc(size_t bytes, nst_err *e) {
             }
             if (nst_cu_check(err, "cudaMalloc", e)) return NULL;
             a.reserved += cls;
+            if (a.capturing) a.owner[p] = a.capturing;
         }
         a.live.emplace(p, cls);
     } catch (const std::bad_alloc &) {
@@ -113,13 +133,40 @@ void nst_cu_free(void *p) {
     a.live.erase(it);
     a.in_use -= cls;
     try {
-        a.free_lists[cls].push_back(p);
+        auto o = a.owner.find(p);
+        int pool = o != a.owner.end() ? o->second : 0;
+        if (!pool && a.capturing) // its last use may be inside the graph being captured
+            pool = a.owner[p] = a.capturing;
+        if (pool) a.pool_free[pool][cls].push_back(p);
+        else a.free_lists[cls].push_back(p);
     } catch (const std::bad_alloc &) {
         cudaStream_t s;
         if (nst_cu_stream(&s, NULL) == 0) cudaStreamSynchronize(s);
         cudaFree(p);
         a.reserved -= cls;
     }
+}
+
+void nst_cu_arena_capture(int pool) {
+    Arena &a = arena();
+    std::lock_guard<std::mutex> lock(a.mu);
+    a.capturing = pool;
+}
+
+void nst_cu_arena_release_pool(int pool) {
+    Arena &a = arena();
+    std::lock_guard<std::mutex> lock(a.mu);
+    for (auto it = a.owner.begin(); it != a.owner.end();) {
+        if (it->second == pool) it = a.owner.erase(it); // live blocks: general when freed
+        else ++it;
+    }
+    auto pf = a.pool_free.find(pool);
+    if (pf == a.pool_free.end()) return;
+    for (auto &kv : pf->second) {
+        std::vector<void *> &dst = a.free_lists[kv.first];
+        dst.insert(dst.end(), kv.second.begin(), kv.second.end());
+    }
+    a.pool_free.erase(pf);
 }
 
 extern "C" void nst_cuda_memory_stats(size_t *in_use, size_t *peak, size_t *reserved) {
@@ -140,6 +187,7 @@ extern "C" int nst_cuda_empty_cache(nst_err *e) {
     if (!nst_cuda_available()) return 0; // nothing was ever allocated
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
+    if (nst_cu_capturing()) return nst_fail(e, "empty_cache while a CUDA graph is being captured");
     if (nst_cu_check(cudaStreamSynchronize(s), "cudaStreamSynchronize", e)) return -1;
     Arena &a = arena();
     std::lock_guard<std::mutex> lock(a.mu);

@@ -6,9 +6,16 @@
 static void *cu_alloc_slot(size_t bytes, nst_err *e) { return nst_cu_alloc(bytes, e); }
 static void cu_release_slot(void *p) { nst_cu_free(p); }
 
+// During a graph capture: the operations that cannot be captured fail with this.
+static int not_while_capturing(const char *what, nst_err *e) {
+    return nst_fail(e, "%s while a CUDA graph is being captured (nst.cuda_graph): not capturable",
+                    what);
+}
+
 int nst_cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
+    if (nst_cu_capturing()) return not_while_capturing("copying from the host", e);
     if (bytes == 0) return 0;
     // From pageable memory the call returns once the source is staged, so the caller
     // may reuse host_src immediately.
@@ -19,6 +26,7 @@ int nst_cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
 int nst_cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
+    if (nst_cu_capturing()) return not_while_capturing("reading device memory", e);
     if (bytes && nst_cu_check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, s),
                               "cudaMemcpyAsync (download)", e))
         return -1;
@@ -37,6 +45,7 @@ int nst_cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
 int nst_cu_sync(nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
+    if (nst_cu_capturing()) return not_while_capturing("waiting for the device", e);
     return nst_cu_check(cudaStreamSynchronize(s), "cudaStreamSynchronize", e);
 }
 

@@ -200,6 +200,12 @@ Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int n
     int prec = (int)nst_cu_precision();
     Plan *p = plan_lookup(d, n, c, hh, w, k, prec, nhwc);
     if (p) return p;
+    if (nst_cu_capturing()) {
+        nst_fail(e, "conv3x3: no cuDNN plan yet for %s n=%d c=%d %dx%d k=%d (finding one waits for "
+                    "the device): run the work once before capturing a CUDA graph",
+                 d == DIR_FWD ? "forward" : "backward-data", n, c, hh, w, k);
+        return NULL;
+    }
     p = new (std::nothrow) Plan();
     if (!p) {
         nst_fail(e, "conv3x3: out of host memory");

@@ -52,6 +52,12 @@ static inline unsigned nst_cu_blocks(size_t n) {
 // safe because all work is stream-ordered.
 void *nst_cu_alloc(size_t bytes, nst_err *e);
 void nst_cu_free(void *p);
+// Graph pools (cuda_graph.cu): blocks allocated or freed while pool != 0 is set belong
+// to that pool until it is released (after the graph's work has finished).
+void nst_cu_arena_capture(int pool);
+void nst_cu_arena_release_pool(int pool);
+// Nonzero while a CUDA graph is being captured on the stream.
+int nst_cu_capturing(void);
 
 // ---- backend slots, one file per family ----
 // cuda_backend.cu (memory)

@@ -46,6 +46,16 @@ void nst_cuda_reset_peak(void);
 // Waits for queued work, then returns every cached free block to the driver.
 int nst_cuda_empty_cache(nst_err *e);
 
+// CUDA graphs (cuda_graph.cu): begin captures what is queued on the stream from now
+// on; end stops and instantiates it (-1 if the captured work did something a capture
+// forbids). launch replays it; free waits for queued replays, then releases its memory
+// pool (deferred to the end of a capture in progress).
+typedef struct nst_cuda_graph nst_cuda_graph;
+int nst_cuda_graph_begin(nst_err *e);
+int nst_cuda_graph_end(nst_cuda_graph **out, nst_err *e);
+int nst_cuda_graph_launch(nst_cuda_graph *g, nst_err *e);
+void nst_cuda_graph_free(nst_cuda_graph *g);
+
 // Profiling events (src/profile.c): records event i on the stream; elapsed milliseconds
 // between two recorded events (waits for the later one).
 int nst_cuda_event_record(size_t i, nst_err *e);

@@ -395,3 +395,55 @@ describe("cuda channels-last chain #cuda #chain", function()
     nst.cuda_set_conv_layout("auto")
   end)
 end)
+
+-- CUDA graphs (nst.cuda_graph): tagged apart too.
+describe("cuda graphs #cuda #graph", function()
+  setup(function()
+    assert.is_true(nst.cuda_available(), "no CUDA device")
+    nst.cuda_set_precision("fp32")
+    nst.manual_seed(777)
+  end)
+
+  it("replays an Adam iteration as the eager loop runs it", function()
+    local x0, w, target = randn(1, 8, 12, 12), randn(8, 8, 3, 3):mul(0.2), randn(1, 8, 12, 12)
+    local function make()
+      local x, adam = x0:cuda(), nst.optim.adam {lr = 0.05}
+      local gw, gt = w:cuda(), target:cuda()
+      local function step()
+        local y = nst.conv3x3(x, gw, nil, true)
+        local loss, g = nst.mse_loss(y, gt)
+        adam:step(x, nst.conv3x3_backward(g, gw, y))
+        return loss
+      end
+      return x, step
+    end
+    local xe, step_e = make()
+    for _ = 1, 6 do step_e() end
+    local xg, step_g = make()
+    step_g() -- eager once: plans exist, Adam's state is allocated
+    local graph, loss = nst.cuda_graph(step_g)
+    for _ = 1, 5 do graph:replay() end
+    assert_close(xg, xe:cpu(), "x after 1 eager + 5 replayed steps", 1e-5)
+    assert.is_true(loss:item() > 0)
+    graph:close()
+    graph:close() -- harmless
+    assert.has_error(function() graph:replay() end, "cuda graph is closed")
+  end)
+
+  it("refuses what cannot be captured, with a message, and stays usable", function()
+    local x = randn(64):cuda()
+    local ok, err = pcall(nst.cuda_graph, function() return x:sum():item() end)
+    assert.is_false(ok)
+    assert.matches("reading device memory while a CUDA graph is being captured", err)
+    ok, err = pcall(nst.cuda_graph, function() return nst.randn(3):cuda() end)
+    assert.matches("copying from the host", err)
+    local xi, wi = randn(1, 8, 5, 7):cuda(), randn(8, 8, 3, 3):cuda() -- a shape without a plan
+    ok, err = pcall(nst.cuda_graph, function() return nst.conv3x3(xi, wi) end)
+    assert.is_false(ok)
+    assert.matches("no cuDNN plan yet", err)
+    -- the device still works after abandoned captures
+    assert.is_true(math.abs(x:sum():item() - x:cpu():sum():item()) < 1e-3)
+    ok, err = pcall(nst.cuda_graph, function() error("boom") end)
+    assert.matches("boom", err)
+  end)
+end)

@@ -62,6 +62,72 @@ static int l_cuda_conv_plans(lua_State *L) {
     }
     return 1;
 }
+// ---- CUDA graphs: g, results... = nst.cuda_graph(fn); g:replay(); g:close() ----
+#define GRAPH_MT "nst.CudaGraph"
+
+typedef struct graph_box {
+    nst_cuda_graph *g;
+} graph_box;
+
+static graph_box *check_graph(lua_State *L) {
+    graph_box *b = luaL_checkudata(L, 1, GRAPH_MT);
+    if (!b->g) luaL_error(L, "cuda graph is closed");
+    return b;
+}
+
+// Captures the CUDA work fn queues (fn runs once, with nothing executed on the device)
+// and returns the graph followed by fn's results: tensors fn made are rewritten by
+// every replay.
+static int l_cuda_graph(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    graph_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->g = NULL;
+    luaL_setmetatable(L, GRAPH_MT);
+    nst_err e;
+    if (nst_cuda_graph_begin(&e)) return nst_lua_error(L, NULL, &e);
+    lua_pushvalue(L, 1);
+    int ok = lua_pcall(L, 0, LUA_MULTRET, 0) == LUA_OK; // stack: fn, box, results | error
+    nst_cuda_graph *g = NULL;
+    int rc = nst_cuda_graph_end(&g, &e);
+    if (!ok) {
+        nst_cuda_graph_free(g);
+        return lua_error(L); // the function's own error comes first
+    }
+    if (rc) return nst_lua_error(L, NULL, &e);
+    box->g = g;
+    return lua_gettop(L) - 1;
+}
+
+static int l_graph_replay(lua_State *L) {
+    graph_box *b = check_graph(L);
+    nst_err e;
+    if (nst_cuda_graph_launch(b->g, &e)) return nst_lua_error(L, NULL, &e);
+    return 0;
+}
+
+static int l_graph_close(lua_State *L) { // also __gc and __close; a second close is harmless
+    graph_box *b = luaL_checkudata(L, 1, GRAPH_MT);
+    nst_cuda_graph_free(b->g);
+    b->g = NULL;
+    return 0;
+}
+
+static void open_graph_mt(lua_State *L) {
+    static const luaL_Reg methods[] = {{"replay", l_graph_replay}, {"close", l_graph_close}, {NULL, NULL}};
+    if (!luaL_newmetatable(L, GRAPH_MT)) {
+        lua_pop(L, 1);
+        return;
+    }
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_graph_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_graph_close);
+    lua_setfield(L, -2, "__close");
+    lua_pop(L, 1);
+}
+
 static int l_cuda_memory_stats(lua_State *L) { // {in_use =, peak =, reserved =} in bytes
     size_t in_use, peak, reserved;
     nst_cuda_memory_stats(&in_use, &peak, &reserved);
@@ -100,6 +166,7 @@ static int l_no_cuda(lua_State *L) {
 #define l_cuda_get_conv_layout l_no_cuda
 #define l_cuda_memory_stats l_no_cuda
 #define l_cuda_conv_plans l_no_cuda
+#define l_cuda_graph l_no_cuda
 #define l_cuda_reset_peak l_no_cuda
 #define l_cuda_empty_cache l_no_cuda
 #define l_cuda_device_name l_no_cuda
@@ -111,6 +178,11 @@ static const luaL_Reg funcs[] = {
     {"cuda_reset_peak", l_cuda_reset_peak},     {"cuda_empty_cache", l_cuda_empty_cache},
     {"cuda_device_name", l_cuda_device_name},   {"cuda_set_conv_layout", l_cuda_set_conv_layout},
     {"cuda_get_conv_layout", l_cuda_get_conv_layout}, {"cuda_conv_plans", l_cuda_conv_plans},
-    {NULL, NULL}};
+    {"cuda_graph", l_cuda_graph},   {NULL, NULL}};
 
-void nst_lua_open_cuda(lua_State *L) { luaL_setfuncs(L, funcs, 0); }
+void nst_lua_open_cuda(lua_State *L) {
+#ifdef NST_WITH_CUDA
+    open_graph_mt(L);
+#endif
+    luaL_setfuncs(L, funcs, 0);
+}

@@ -32,11 +32,12 @@ T0=$(date +%s)
 log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/timeline.txt"; }
 { nvidia-smi -L; $LUA -e 'local n=require"nst"; print("nst backends:", table.concat(n.backends(), " "), "cuda:", n.cuda_available(), n.cuda_device_name())'; } 2>&1 | tee "$OUT/info.txt"
 
-# nst SIZE MODE LAYOUT [PROFILE_ITERS]: one nst benchmark line (profile to bench_profile.txt)
+# nst SIZE MODE LAYOUT [PROFILE_ITERS [GRAPH]]: one nst benchmark line (profile to
+# bench_profile.txt; GRAPH 1 times replays of the iteration captured as a CUDA graph)
 nst() {
   local it=30; [ "$1" -ge 2048 ] && it=10
   timeout 150 $LUA examples/benchmark.lua --device cuda --size "$1" --mode "$2" --layout "$3" \
-    --iters $it --warmup 3 --profile "${4:-0}" 2>>"$OUT/bench_profile.txt" | tail -1 | tee -a "$OUT/bench.jsonl"
+    --iters $it --warmup 3 --profile "${4:-0}" --graph "${5:-0}" 2>>"$OUT/bench_profile.txt" | tail -1 | tee -a "$OUT/bench.jsonl"
 }
 # torch SIZE MODE: one PyTorch line
 torch() {
@@ -47,15 +48,15 @@ torch() {
 
 for stage in $STAGES; do log "stage $stage"; case $stage in
 spec) # three processes: a device fault is sticky for its process
-  for tags in "--tags=cuda --exclude-tags=nhwc,chain" "--tags=nhwc" "--tags=chain"; do
+  for tags in "--tags=cuda --exclude-tags=nhwc,chain,graph" "--tags=nhwc" "--tags=chain" "--tags=graph"; do
     name=$(echo "$tags" | tr -c 'a-z\n' '_')
     timeout 150 $LUA $K/usr/bin/busted $tags -o TAP spec/cuda_spec.lua > "$OUT/cuda_spec$name.tap" 2>&1
     echo "cuda spec ($tags): $(grep -c '^ok' "$OUT/cuda_spec$name.tap") ok, $(grep -c '^not ok' "$OUT/cuda_spec$name.tap") not ok"
     grep -A6 '^not ok' "$OUT/cuda_spec$name.tap" | head -40
   done ;;
 bench512)
-  torch 512 tf32; nst 512 tf32 nchw; nst 512 tf32 nhwc; nst 512 tf32 chain 10
-  torch 512 bf16; nst 512 bf16 nchw; nst 512 bf16 nhwc; nst 512 bf16 chain 10
+  torch 512 tf32; nst 512 tf32 nchw; nst 512 tf32 nhwc; nst 512 tf32 chain 10; nst 512 tf32 chain 0 1
+  torch 512 bf16; nst 512 bf16 nchw; nst 512 bf16 nhwc; nst 512 bf16 chain 10; nst 512 bf16 chain 0 1
   torch 512 fp32; nst 512 fp32 nchw; nst 512 fp32 chain ;;
 precision)
   timeout 150 $LUA spec/device/precision.lua 256 2>&1 | tee "$OUT/precision.txt" ;;
@@ -79,8 +80,8 @@ ref = {(r["size"], r["mode"]): r for r in rows if r["impl"].startswith("pytorch"
 for r in rows:
     t = ref.get((r["size"], r["mode"]))
     if r["impl"] == "nst" and t:
-        print("%4d %s %-4s nst %8.3f ms (host %.3f) vs torch %8.3f ms: %.2fx faster; peak %d vs %d MiB"
-              % (r["size"], r["mode"], r["layout"], r["ms_per_iter"], r["host_ms"], t["ms_per_iter"],
+        print("%4d %s %-5s%s nst %8.3f ms (host %.3f) vs torch %8.3f ms: %.2fx faster; peak %d vs %d MiB"
+              % (r["size"], r["mode"], r["layout"], " graph" if r.get("graph") else "", r["ms_per_iter"], r["host_ms"], t["ms_per_iter"],
                  t["ms_per_iter"] / r["ms_per_iter"], r["peak_mib"], t["peak_mib"]))
 PY
 log "done"
