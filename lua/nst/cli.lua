@@ -47,12 +47,15 @@ M.flags = {
   content_layers = {"content_layers", "list", "content layers, comma separated"},
   style_layers = {"style_layers", "list", "style layers, comma separated"},
   seed = {"seed", "integer", "random seed"},
+  precision = {"precision", "choice", "fp32|tf32|bf16 (tf32): math of CUDA convolutions and GEMMs", {fp32 = "fp32", tf32 = "tf32", bf16 = "bf16"}},
+  cuda_graph = {"cuda_graph", "bool", "1 to replay each Adam iteration as one CUDA graph (0)"},
 }
 
 M.order = {"content_image", "style_image", "style_blend_weights", "image_size", "gpu", "model",
            "model_file", "content_weight", "style_weight", "tv_weight", "num_iterations", "init",
            "init_image", "optimizer", "learning_rate", "print_iter", "save_iter", "output_image",
-           "style_scale", "original_colors", "pooling", "content_layers", "style_layers", "seed"}
+           "style_scale", "original_colors", "pooling", "content_layers", "style_layers", "seed",
+           "precision", "cuda_graph"}
 
 function M.help()
   local lines = {"usage: nst -content_image FILE -style_image FILE[,FILE...] [options]", "options:"}
@@ -164,6 +167,10 @@ function M.run(o)
   o.printer = function(r, opts)
     io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0), "\n")
     io.stdout:flush()
+  end
+  if o.precision then -- a process-wide CUDA setting, not a transfer option
+    if o.device == "cuda" then nst.cuda_set_precision(o.precision) end
+    o.precision = nil
   end
   local _, history = nst.transfer(o)
   local base = o.output:gsub("%.[^./]+$", "")

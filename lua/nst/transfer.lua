@@ -44,7 +44,7 @@ local known = {
   printer = true, save_iter = true, pooling = true, image_size = true, style_scale = true,
   original_colors = true, seed = true, output = true, device = true, on_iter = true, net = true,
   record_every = true, lbfgs = true, noise_std = true, clamp = true, content_mean = true,
-  handle_signals = true,
+  handle_signals = true, cuda_graph = true,
 }
 
 local function fail(msg, ...) error("nst.transfer: " .. msg:format(...), 0) end
@@ -265,13 +265,34 @@ function M.transfer(user)
       local opt = optim.adam{lr = o.learning_rate / 255}
       local sched = o.lr_decay and optim.step_decay(o.lr_decay)
       local clamp = o.clamp ~= false
-      for it = 1, o.num_iterations do
-        if sched then sched:apply(opt, it, o.learning_rate / 255) end
+      local function adam_iteration()
         local _, grad, parts = feval(img)
         opt:step(img, grad)
         if clamp then img:clamp_(0, 1) end
+        return parts
+      end
+      -- cuda_graph: from the second iteration on (the first makes the cuDNN plans), the
+      -- iteration is one CUDA graph replay; captured again when the learning rate changes
+      -- (it is part of the captured Adam step). parts are the graph's loss tensors.
+      local use_graph = o.cuda_graph and dev == "cuda"
+      local graph, graph_parts, graph_lr
+      for it = 1, o.num_iterations do
+        if sched then sched:apply(opt, it, o.learning_rate / 255) end
+        local parts
+        if use_graph and it > 1 then
+          if not graph or graph_lr ~= opt.lr then
+            if graph then graph:close() end
+            graph, graph_parts = core.cuda_graph(adam_iteration)
+            graph_lr = opt.lr
+          end
+          graph:replay()
+          parts = graph_parts
+        else
+          parts = adam_iteration()
+        end
         after(it, parts)
       end
+      if graph then graph:close() end
     else
       -- L-BFGS one iteration at a time (state carries the history) so that printing,
       -- checkpoints and callbacks work as with Adam. Each iteration costs one evaluation.

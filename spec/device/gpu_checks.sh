@@ -16,7 +16,7 @@
 #   cp ../shared/bench/torch_gatys.py ../shared/weights/vgg19-conv.f16.safetensors .device/
 # Run with the device tool: carry [".device", "build/nst"], command
 #   bash spec/device/gpu_checks.sh
-# Stages: STAGES="spec bench512 precision bench2048 bench1024 transfer" (the default).
+# Stages: STAGES="spec bench512 precision bench2048 transfer graphcheck bench1024" (the default).
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 K=/tmp/luakit; mkdir -p $K /tmp/nstlib
@@ -27,7 +27,7 @@ export LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;$K/usr/share/lua/5.4/?.lua;
 export LUA_CPATH="build/?.so;$K/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;;"
 export NST_ORACLE_PYTHON=python3 NST_WEIGHTS=.device PYTHONUNBUFFERED=1
 LUA=$K/usr/bin/lua5.4
-STAGES=${STAGES:-"spec bench512 precision bench2048 bench1024 transfer"}
+STAGES=${STAGES:-"spec bench512 precision bench2048 transfer graphcheck bench1024"}
 T0=$(date +%s)
 log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/timeline.txt"; }
 { nvidia-smi -L; $LUA -e 'local n=require"nst"; print("nst backends:", table.concat(n.backends(), " "), "cuda:", n.cuda_available(), n.cuda_device_name())'; } 2>&1 | tee "$OUT/info.txt"
@@ -71,6 +71,13 @@ transfer)
     "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "0",
     "-image_size", "1024", "-num_iterations", "400", "-print_iter", "50",
     "-output_image", "'"$OUT"'/leuven_starry_1024.png"})' 2>&1 | tail -15 | tee "$OUT/transfer.txt" ;;
+graphcheck) # the transfer loop with and without CUDA graph replays: same losses, speed
+  for g in 0 1; do
+    timeout 100 $LUA -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
+      "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "0",
+      "-image_size", "512", "-num_iterations", "200", "-print_iter", "100", "-precision", "bf16",
+      "-cuda_graph", "'$g'", "-seed", "1", "-output_image", "/tmp/graph'$g'.png"})' 2>&1 | tail -3 | tee -a "$OUT/graphcheck.txt"
+  done ;;
 esac; done
 # Ratios: each nst line against the PyTorch line of the same size and mode.
 python3 - "$OUT/bench.jsonl" <<'PY' 2>&1 | tee "$OUT/ratios.txt"
