@@ -83,8 +83,9 @@ local Fc, Lc, Gc, gradsc = run("cpu")
 local Gc_same = backward_with(Fc, gradsc, "cpu")
 print(("size %d: CPU chain check (same-mask backward on the CPU vs vgg:backward): %.3g")
   :format(S, rel(Gc_same, Gc)))
-for _, mode in ipairs{"fp32", "tf32", "bf16"} do
-  for _, layout in ipairs{"nchw", "nhwc", "chain"} do
+for _, case in ipairs{{"fp32", "nchw"}, {"fp32", "chain"}, {"tf32", "chain"}, {"bf16", "nchw"}, {"bf16", "chain"}} do
+  local mode, layout = case[1], case[2]
+  do
     nst.cuda_set_precision(mode)
     nst.cuda_set_conv_layout(layout)
     local Fg, Lg, Gg = run("cuda")
