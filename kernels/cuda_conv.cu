@@ -256,12 +256,11 @@ int sizes_ok(const char *what, int n, int c, int h, int w, int k, size_t *in_tot
 
 // Scratch of one convolution call, released (stream-ordered) on every exit path.
 struct Scratch {
-    void *in = nullptr, *w = nullptr, *out = nullptr, *ws = nullptr;
+    void *in = nullptr, *w = nullptr, *out = nullptr;
     ~Scratch() {
         nst_cu_free(in);
         nst_cu_free(w);
         nst_cu_free(out);
-        nst_cu_free(ws);
     }
 };
 
@@ -328,29 +327,45 @@ int finish(const Scratch &sc, bool bf, bool nhwc, float *out, const float *bias,
     return nst_cu_launched("epilogue_kernel", e);
 }
 
+// Queues one convolution with its plan (made on first use): forward reads in = x and
+// writes out = y; backward-data reads in = dy and writes out = dx. Workspace from the
+// arena, released stream-ordered.
+int run_conv(int dir, int n, int c, int h, int wd, int k, int nhwc, const void *in, const void *w,
+             void *out, nst_err *e) {
+    cudnnHandle_t hd;
+    if (nst_cu_cudnn(&hd, e)) return -1;
+    Plan *p = plan_get(hd, dir, n, c, h, wd, k, nhwc, in, w, out, e);
+    if (!p) return -1;
+    void *ws = NULL;
+    if (p->ws && !(ws = nst_cu_alloc(p->ws, e))) return -1;
+    const float one = 1.0f, zero = 0.0f;
+    cudnnStatus_t st =
+        dir == DIR_FWD
+            ? cudnnConvolutionForward(hd, &one, p->xd, in, p->wd, w, p->cd,
+                                      (cudnnConvolutionFwdAlgo_t)p->algo, ws, p->ws, &zero, p->yd, out)
+            : cudnnConvolutionBackwardData(hd, &one, p->wd, w, p->yd, in, p->cd,
+                                           (cudnnConvolutionBwdDataAlgo_t)p->algo, ws, p->ws, &zero,
+                                           p->xd, out);
+    nst_cu_free(ws);
+    return nst_cudnn_check(st, dir == DIR_FWD ? "cudnnConvolutionForward" : "cudnnConvolutionBackwardData",
+                           e);
+}
+
 } // namespace
 
 int nst_cu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bias, int n, int c,
                        int h, int wd, int k, int relu, nst_err *e) {
     cudaStream_t s;
-    cudnnHandle_t hd;
     size_t in_total, out_total, w_total;
     if (sizes_ok("conv3x3", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-        nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
+        nst_cu_stream(&s, e))
         return -1;
     Scratch sc;
     Operands op;
     bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
     size_t P = (size_t)h * wd;
-    if (prepare(sc, op, bf, nhwc, x, nullptr, n, c, k, P, w, k, c, y, s, e)) return -1;
-    Plan *p = plan_get(hd, DIR_FWD, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e);
-    if (!p) return -1;
-    if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
-    const float one = 1.0f, zero = 0.0f;
-    if (nst_cudnn_check(cudnnConvolutionForward(hd, &one, p->xd, op.in, p->wd, op.w, p->cd,
-                                                (cudnnConvolutionFwdAlgo_t)p->algo, sc.ws, p->ws,
-                                                &zero, p->yd, op.out),
-                        "cudnnConvolutionForward", e))
+    if (prepare(sc, op, bf, nhwc, x, nullptr, n, c, k, P, w, k, c, y, s, e) ||
+        run_conv(DIR_FWD, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e))
         return -1;
     return finish(sc, bf, nhwc, y, bias, relu, n, k, P, s, e);
 }
@@ -358,25 +373,17 @@ int nst_cu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bi
 int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
                             int c, int h, int wd, int k, nst_err *e) {
     cudaStream_t s;
-    cudnnHandle_t hd;
     size_t in_total, out_total, w_total;
     if (sizes_ok("conv3x3_bwd_data", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-        nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
+        nst_cu_stream(&s, e))
         return -1;
     Scratch sc;
     Operands op;
     bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
     size_t P = (size_t)h * wd;
     // Backward-data reads dy (n,k,h,w), masked by relu_y, and writes dx (n,c,h,w).
-    if (prepare(sc, op, bf, nhwc, dy, relu_y, n, k, c, P, w, k, c, dx, s, e)) return -1;
-    Plan *p = plan_get(hd, DIR_BWD_DATA, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e);
-    if (!p) return -1;
-    if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
-    const float one = 1.0f, zero = 0.0f;
-    if (nst_cudnn_check(cudnnConvolutionBackwardData(hd, &one, p->wd, op.w, p->yd, op.in, p->cd,
-                                                     (cudnnConvolutionBwdDataAlgo_t)p->algo, sc.ws,
-                                                     p->ws, &zero, p->xd, op.out),
-                        "cudnnConvolutionBackwardData", e))
+    if (prepare(sc, op, bf, nhwc, dy, relu_y, n, k, c, P, w, k, c, dx, s, e) ||
+        run_conv(DIR_BWD_DATA, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e))
         return -1;
     return finish(sc, bf, nhwc, dx, nullptr, 0, n, c, P, s, e);
 }
@@ -401,40 +408,18 @@ extern "C" int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max) {
 
 int nst_cu_chain_conv_fwd(void *y, const void *x, const void *wp, const float *bias, int n, int c,
                           int h, int wd, int k, int relu, nst_err *e) {
-    cudaStream_t s;
-    cudnnHandle_t hd;
     size_t in_total, out_total, w_total;
     if (sizes_ok("chain conv3x3", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-        nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
-        return -1;
-    Plan *p = plan_get(hd, DIR_FWD, n, c, h, wd, k, 1, x, wp, y, e);
-    if (!p) return -1;
-    Scratch sc;
-    if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
-    const float one = 1.0f, zero = 0.0f;
-    if (nst_cudnn_check(cudnnConvolutionForward(hd, &one, p->xd, x, p->wd, wp, p->cd,
-                                                (cudnnConvolutionFwdAlgo_t)p->algo, sc.ws, p->ws,
-                                                &zero, p->yd, y),
-                        "cudnnConvolutionForward", e))
+        run_conv(DIR_FWD, n, c, h, wd, k, 1, x, wp, y, e))
         return -1;
     return nst_cu_chain_bias_relu(y, bias, (size_t)n * h * wd, k, relu, e);
 }
 
 int nst_cu_chain_conv_bwd(void *dx, const void *dy, const void *wp, int n, int c, int h, int wd,
                           int k, nst_err *e) {
-    cudaStream_t s;
-    cudnnHandle_t hd;
     size_t in_total, out_total, w_total;
-    if (sizes_ok("chain conv3x3_bwd_data", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-        nst_cu_stream(&s, e) || nst_cu_cudnn(&hd, e))
-        return -1;
-    Plan *p = plan_get(hd, DIR_BWD_DATA, n, c, h, wd, k, 1, dy, wp, dx, e);
-    if (!p) return -1;
-    Scratch sc;
-    if (p->ws && !(sc.ws = nst_cu_alloc(p->ws, e))) return -1;
-    const float one = 1.0f, zero = 0.0f;
-    return nst_cudnn_check(cudnnConvolutionBackwardData(hd, &one, p->wd, wp, p->yd, dy, p->cd,
-                                                        (cudnnConvolutionBwdDataAlgo_t)p->algo,
-                                                        sc.ws, p->ws, &zero, p->xd, dx),
-                           "cudnnConvolutionBackwardData", e);
+    return sizes_ok("chain conv3x3_bwd_data", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
+                   run_conv(DIR_BWD_DATA, n, c, h, wd, k, 1, dy, wp, dx, e)
+               ? -1
+               : 0;
 }

@@ -77,14 +77,8 @@ __global__ void channel_affine_kernel(float *out, const float *x, size_t batch, 
 __global__ void adam_kernel(float *x, const float *g, float *m, float *v, size_t n, float beta1,
                             float beta2, float a1, float a2, float eps, float step_size,
                             float bc2_sqrt) {
-    GRID_STRIDE(i, n) {
-        float gi = g[i];
-        float mi = m[i] * beta1 + a1 * gi;
-        float vi = v[i] * beta2 + a2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        x[i] -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
-    }
+    GRID_STRIDE(i, n)
+        nst_adam_update(&x[i], g[i], &m[i], &v[i], beta1, beta2, a1, a2, eps, step_size, bc2_sqrt);
 }
 
 // adam_kernel with the bias corrections from the step count in device memory: each
@@ -99,14 +93,8 @@ __global__ void adam_counted_kernel(float *x, const float *g, float *m, float *v
         bc2_sqrt = (float)sqrt(1.0 - pow((double)beta2, t));
     }
     __syncthreads();
-    GRID_STRIDE(i, n) {
-        float gi = g[i];
-        float mi = m[i] * beta1 + a1 * gi;
-        float vi = v[i] * beta2 + a2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        x[i] -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
-    }
+    GRID_STRIDE(i, n)
+        nst_adam_update(&x[i], g[i], &m[i], &v[i], beta1, beta2, a1, a2, eps, step_size, bc2_sqrt);
 }
 
 __global__ void count_step_kernel(float *steps) { steps[0] += 1.0f; }

@@ -307,20 +307,26 @@ describe("cuda backend #cuda", function()
   end)
 end)
 
+-- For the describe blocks below: fp32 and a seed first, the defaults back after.
+local function fp32_setup(seed)
+  return function()
+    assert.is_true(nst.cuda_available(), "no CUDA device")
+    nst.cuda_set_precision("fp32")
+    nst.manual_seed(seed)
+  end
+end
+
+local function restore_defaults()
+  nst.cuda_set_precision("tf32")
+  nst.cuda_set_conv_layout("auto")
+end
+
 -- Channels-last convolutions and the chain, tagged apart so that a device fault there
 -- (sticky for the process) cannot hide the results above: the GPU checks run
 -- `--tags=cuda --exclude-tags=nhwc,chain`, then `--tags=nhwc`, then `--tags=chain`.
 describe("cuda channels-last convolutions #cuda #nhwc", function()
-  setup(function()
-    assert.is_true(nst.cuda_available(), "no CUDA device")
-    nst.cuda_set_precision("fp32")
-    nst.manual_seed(4321)
-  end)
-
-  teardown(function()
-    nst.cuda_set_precision("tf32")
-    nst.cuda_set_conv_layout("auto")
-  end)
+  setup(fp32_setup(4321))
+  teardown(restore_defaults)
 
   it("3x3 convolution forward and backward-data, NHWC", function() check_convs("nhwc") end)
 
@@ -343,16 +349,8 @@ end)
 
 -- The chain: activations stay channels-last (NHWC, padded channels) between layers.
 describe("cuda channels-last chain #cuda #chain", function()
-  setup(function()
-    assert.is_true(nst.cuda_available(), "no CUDA device")
-    nst.cuda_set_precision("fp32")
-    nst.manual_seed(4321)
-  end)
-
-  teardown(function()
-    nst.cuda_set_precision("tf32")
-    nst.cuda_set_conv_layout("auto")
-  end)
+  setup(fp32_setup(4321))
+  teardown(restore_defaults)
 
   it("VGG16 chained matches the CPU (fp32, both poolings)", function()
     check_vgg {{"max", "chain"}, {"avg", "chain"}}
@@ -398,11 +396,8 @@ end)
 
 -- CUDA graphs (nst.cuda_graph): tagged apart too.
 describe("cuda graphs #cuda #graph", function()
-  setup(function()
-    assert.is_true(nst.cuda_available(), "no CUDA device")
-    nst.cuda_set_precision("fp32")
-    nst.manual_seed(777)
-  end)
+  setup(fp32_setup(777))
+  teardown(restore_defaults)
 
   it("replays an Adam iteration as the eager loop runs it", function()
     local x0, w, target = randn(1, 8, 12, 12), randn(8, 8, 3, 3):mul(0.2), randn(1, 8, 12, 12)

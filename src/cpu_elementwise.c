@@ -213,14 +213,8 @@ int nst_cpu_adam(float *x, const float *g, float *m, float *v, size_t n, float l
     float step = (float)((double)lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     float a1 = (float)(1.0 - (double)beta1), a2 = (float)(1.0 - (double)beta2);
 #pragma omp parallel for schedule(static) if (n > NST_CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
-        float mi = m[i] * beta1 + a1 * gi;
-        float vi = v[i] * beta2 + a2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        x[i] -= step * (mi / (sqrtf(vi) / bc2_sqrt + eps));
-    }
+    for (size_t i = 0; i < n; i++)
+        nst_adam_update(&x[i], g[i], &m[i], &v[i], beta1, beta2, a1, a2, eps, step, bc2_sqrt);
     return 0;
 }
 

@@ -42,4 +42,16 @@ NST_HD float nst_unop_apply(nst_unop op, float x) {
     return 0.0f;
 }
 
+// One element of torch.optim.Adam's step (weight_decay 0, amsgrad off), a1 = 1 - beta1,
+// a2 = 1 - beta2, step_size = lr / bc1, bc2_sqrt = sqrt(bc2), bc_i = 1 - beta_i^t:
+//   m = b1 m + a1 g;  v = b2 v + a2 g^2;  x -= step_size * m / (sqrt(v) / bc2_sqrt + eps)
+NST_HD void nst_adam_update(float *x, float g, float *m, float *v, float beta1, float beta2,
+                            float a1, float a2, float eps, float step_size, float bc2_sqrt) {
+    float mi = *m * beta1 + a1 * g;
+    float vi = *v * beta2 + a2 * g * g;
+    *m = mi;
+    *v = vi;
+    *x -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+}
+
 #endif

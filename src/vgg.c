@@ -138,6 +138,17 @@ static int keep(nst_vgg *v, int i, nst_tensor *t, nst_err *e) {
     return v->kept[i] ? 0 : -1;
 }
 
+// s: a layer's input shape (n, c, h, w) -> its output shape.
+static int out_shape(const nst_vgg_layer *l, int64_t s[4], nst_err *e) {
+    s[1] = l->out_c;
+    if (l->kind != NST_VGG_POOL) return 0;
+    if (s[2] < 2 || s[3] < 2)
+        return nst_fail(e, "forward: input too small: %s gets %lldx%lld", l->name, (long long)s[2],
+                        (long long)s[3]);
+    s[2] /= 2, s[3] /= 2;
+    return 0;
+}
+
 // ---- the channels-last chain (nst_chain_ops in backend.h) ----
 // Activations and gradients between layers live in chain buffers; the network input,
 // tapped outputs and gradients arriving at taps are NCHW float as everywhere else.
@@ -182,15 +193,7 @@ static int chain_forward(nst_vgg *v, const nst_chain_ops *ch, const nst_tensor *
     for (int i = 0; i <= depth && !rc; i++) {
         nst_vgg_layer *l = &v->layer[i];
         int64_t in[4] = {s[0], s[1], s[2], s[3]};
-        s[1] = l->out_c;
-        if (l->kind == NST_VGG_POOL) {
-            if (s[2] < 2 || s[3] < 2) {
-                rc = nst_fail(e, "forward: input too small: %s gets %lldx%lld", l->name, (long long)s[2],
-                              (long long)s[3]);
-                break;
-            }
-            s[2] /= 2, s[3] /= 2;
-        }
+        if ((rc = out_shape(l, s, e))) break;
         nst_tensor *y = chain_buffer(v, ch, s, e);
         if (!y) {
             rc = -1;
@@ -278,6 +281,20 @@ static nst_tensor *chain_backward(nst_vgg *v, const nst_chain_ops *ch, int ngrad
     return out;
 }
 
+// The end of a forward: on failure (rc != 0) nothing half-made is left behind.
+static int forward_done(nst_vgg *v, int rc, int ntaps, nst_tensor **outs, int depth) {
+    if (rc) {
+        for (int t = 0; t < ntaps; t++) {
+            nst_tensor_free(outs[t]);
+            outs[t] = NULL;
+        }
+        drop_kept(v);
+        return -1;
+    }
+    v->depth = depth + 1;
+    return 0;
+}
+
 int nst_vgg_forward(nst_vgg *v, const nst_tensor *x, int ntaps, const int *taps, nst_tensor **outs,
                     nst_err *e) {
     int depth = -1, tapped[NST_VGG_MAX_LAYERS] = {0};
@@ -302,31 +319,16 @@ int nst_vgg_forward(nst_vgg *v, const nst_tensor *x, int ntaps, const int *taps,
     for (int t = 0; t < ntaps; t++) conv_tapped |= v->layer[taps[t]].kind == NST_VGG_CONV;
     v->chained = be->chain && be->chain->active() && depth >= 0 && !conv_tapped;
     if (v->chained) {
-        if (chain_forward(v, be->chain, x, ntaps, taps, outs, depth, e)) {
-            for (int t = 0; t < ntaps; t++) {
-                nst_tensor_free(outs[t]);
-                outs[t] = NULL;
-            }
-            drop_kept(v);
-            return -1;
-        }
-        v->depth = depth + 1;
-        return 0;
+        int rc = chain_forward(v, be->chain, x, ntaps, taps, outs, depth, e);
+        return forward_done(v, rc, ntaps, outs, depth);
     }
     nst_tensor *cur = nst_tensor_view(x, 4, x->shape, e);
     if (!cur) return -1;
     int rc = 0, i = 0;
     for (; i <= depth && !rc; i++) {
         nst_vgg_layer *l = &v->layer[i];
-        int64_t s[4] = {cur->shape[0], l->out_c, cur->shape[2], cur->shape[3]};
-        if (l->kind == NST_VGG_POOL) {
-            if (s[2] < 2 || s[3] < 2) {
-                rc = nst_fail(e, "forward: input too small: %s gets %lldx%lld", l->name, (long long)s[2],
-                              (long long)s[3]);
-                break;
-            }
-            s[2] /= 2, s[3] /= 2;
-        }
+        int64_t s[4] = {cur->shape[0], cur->shape[1], cur->shape[2], cur->shape[3]};
+        if ((rc = out_shape(l, s, e))) break;
         nst_tensor *y = nst_tensor_new(v->device, 4, s, e);
         if (!y) {
             rc = -1;
@@ -353,16 +355,7 @@ int nst_vgg_forward(nst_vgg *v, const nst_tensor *x, int ntaps, const int *taps,
         cur = y;
     }
     nst_tensor_free(cur);
-    if (rc) {
-        for (int t = 0; t < ntaps; t++) {
-            nst_tensor_free(outs[t]);
-            outs[t] = NULL;
-        }
-        drop_kept(v);
-        return -1;
-    }
-    v->depth = depth + 1;
-    return 0;
+    return forward_done(v, rc, ntaps, outs, depth);
 }
 
 nst_tensor *nst_vgg_backward(nst_vgg *v, int ngrads, const int *layers, const nst_tensor *const *grads,
