@@ -1,5 +1,5 @@
 -- nst.optim: Adam against torch.optim.Adam, L-BFGS on a known quadratic and against
--- torch.optim.LBFGS(line_search_fn=None), the step-decay schedule.
+-- torch.optim.LBFGS (line_search_fn None and "strong_wolfe"), the step-decay schedule.
 local nst = require "nst"
 local oracle = require "helpers.oracle"
 
@@ -142,6 +142,62 @@ out["f"] = torch.tensor(fs)
     for i = 1, #fh do
       assert.is_true(math.abs(fh[i] - tf[i]) <= 1e-5 * math.abs(tf[1]) + 1e-6, "f at evaluation " .. i)
     end
+  end)
+
+  it("with the strong Wolfe line search matches torch.optim.LBFGS(line_search_fn=\"strong_wolfe\")", function()
+    -- Rosenbrock in 6 dimensions: curved valleys that make the line search work
+    local n = 6
+    local function feval(x)
+      local v = {}
+      for i, row in ipairs(x:totable()) do v[i] = row[1] end
+      local f, g = 0, {}
+      for i = 1, n do g[i] = 0 end
+      for i = 1, n - 1 do
+        local a, b = v[i + 1] - v[i] * v[i], 1 - v[i]
+        f = f + 100 * a * a + b * b
+        g[i] = g[i] - 400 * v[i] * a - 2 * b
+        g[i + 1] = g[i + 1] + 200 * a
+      end
+      local gt = {}
+      for i = 1, n do gt[i] = {g[i]} end
+      return f, nst.tensor(gt)
+    end
+    local x0 = nst.tensor({{-1.2}, {1}, {-0.5}, {0.8}, {1.5}, {0.2}})
+    local x = x0:clone()
+    local _, fh, evals = optim.lbfgs(feval, x, {maxIter = 15, maxEval = 1000, nCorrection = 7,
+                                                tolFun = 0, tolX = 0, lineSearch = optim.lswolfe})
+    assert.is_true(evals > 15) -- the line search did evaluate more than once somewhere
+    local r = oracle.torch([[
+x = x0.clone().requires_grad_(True)
+opt = torch.optim.LBFGS([x], lr=1, max_iter=15, max_eval=1000, history_size=7,
+                        line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=0)
+def closure():
+    opt.zero_grad()
+    v = x[:, 0]
+    f = (100 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2).sum()
+    f.backward()
+    return f
+opt.step(closure)
+out["x"] = x
+out["f"] = torch.tensor([closure().item()])
+]], {x0 = x0})
+    assert.is_true(oracle.rel_err(x, r.x) < 1e-4, "x: " .. oracle.rel_err(x, r.x))
+    assert.is_true(feval(x) < 0.5 * fh[1])
+  end)
+
+  it("strong Wolfe steps satisfy both conditions on a quadratic", function()
+    local _, _, feval = quadratic(6, 3)
+    local x = nst.randn(6, 1)
+    local f0, g0 = feval(x)
+    f0 = f0:item()
+    local d = -g0 * 3 -- a descent direction with a poor scale
+    local gtd = g0:dot(d):item()
+    local f1, g1, x1, t = optim.lswolfe(feval, x, 1, d, f0, g0, gtd)
+    f1 = type(f1) == "number" and f1 or f1:item()
+    assert.are.equal(x, x1)
+    assert.is_true(t > 0)
+    assert.is_true(f1 <= f0 + 1e-4 * t * gtd, "sufficient decrease")
+    assert.is_true(math.abs(g1:dot(d):item()) <= 0.9 * math.abs(gtd), "curvature")
   end)
 
   it("continues from its state across calls and accepts tensor losses", function()

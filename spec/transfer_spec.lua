@@ -54,6 +54,18 @@ describe("nst.transfer", function()
     assert.is_true(h[8].total < h[1].total)
   end)
 
+  it("L-BFGS synthesizes texture (style only) with its line search; the fixed step is kept", function()
+    local _, h = nst.transfer(base{optimizer = "lbfgs", num_iterations = 15, init = "noise", seed = 4,
+                                   content_weight = 0})
+    assert.is_true(h[15].total < 0.2 * h[1].total, ("style loss %g -> %g"):format(h[1].total, h[15].total))
+    -- the recorded losses are those of the accepted steps: they never go up
+    for i = 2, #h do assert.is_true(h[i].total <= h[i - 1].total, "iteration " .. i) end
+    local _, h2 = nst.transfer(base{optimizer = "lbfgs", num_iterations = 2, lbfgs = {line_search = "none"}})
+    assert.are.equal(2, #h2)
+    assert.has_error(function() nst.transfer(base{optimizer = "lbfgs", lbfgs = {line_search = "armijo"}}) end,
+                     'nst.transfer: lbfgs.line_search must be "wolfe" or "none", got armijo')
+  end)
+
   it("inits from style and file, blends two styles, keeps original colours", function()
     local _, h = nst.transfer(base{init = "style", num_iterations = 2, style_images = {style, content},
                                    style_blend_weights = {3, 1}, original_colors = true})

@@ -49,13 +49,15 @@ M.flags = {
   seed = {"seed", "integer", "random seed"},
   precision = {"precision", "choice", "fp32|tf32|bf16 (tf32): math of CUDA convolutions and GEMMs", {fp32 = "fp32", tf32 = "tf32", bf16 = "bf16"}},
   cuda_graph = {"cuda_graph", "bool", "1 to replay each Adam iteration as one CUDA graph (0)"},
+  lbfgs_line_search = {"lbfgs_line_search", "choice", "wolfe|none (wolfe): L-BFGS step search; none = neural-style's fixed step",
+                       {wolfe = "wolfe", none = "none"}},
 }
 
 M.order = {"content_image", "style_image", "style_blend_weights", "image_size", "gpu", "model",
            "model_file", "content_weight", "style_weight", "tv_weight", "num_iterations", "init",
            "init_image", "optimizer", "learning_rate", "print_iter", "save_iter", "output_image",
            "style_scale", "original_colors", "pooling", "content_layers", "style_layers", "seed",
-           "precision", "cuda_graph"}
+           "precision", "cuda_graph", "lbfgs_line_search"}
 
 function M.help()
   local lines = {"usage: nst -content_image FILE -style_image FILE[,FILE...] [options]", "options:"}
@@ -167,6 +169,10 @@ function M.run(o)
   o.printer = function(r, opts)
     io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0), "\n")
     io.stdout:flush()
+  end
+  if o.lbfgs_line_search then
+    o.lbfgs = {line_search = o.lbfgs_line_search}
+    o.lbfgs_line_search = nil
   end
   if o.precision then -- a process-wide CUDA setting, not a transfer option
     if o.device == "cuda" then nst.cuda_set_precision(o.precision) end

@@ -106,13 +106,124 @@ function M.step_decay(cfg)
   end})
 end
 
+-- ---- strong Wolfe line search ----------------------------------------------
+
+-- Minimizer of the cubic through (x1, f1) and (x2, f2) with slopes g1, g2, clamped to
+-- [lo, hi] (default: between x1 and x2); the midpoint when the cubic has none.
+local function cubic_min(x1, f1, g1, x2, f2, g2, lo, hi)
+  if not lo then lo, hi = math.min(x1, x2), math.max(x1, x2) end
+  local d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+  local disc = d1 * d1 - g1 * g2
+  if disc < 0 then return (lo + hi) / 2 end
+  local d2 = math.sqrt(disc)
+  local m
+  if x1 <= x2 then m = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+  else m = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2)) end
+  if m ~= m then return (lo + hi) / 2 end
+  return math.min(math.max(m, lo), hi)
+end
+
+-- f, g, x, t, evals = optim.lswolfe(feval, x, t, d, f, g, gtd [, opts]): finds a step t
+-- along d satisfying the strong Wolfe conditions
+--   f(x + t d) <= f + c1 t gtd   and   |g(x + t d) . d| <= -c2 gtd
+-- by bracketing then zooming with safeguarded cubic interpolation (Nocedal & Wright,
+-- algorithms 3.5 and 3.6; the safeguards of minFunc, as torch.optim.LBFGS's
+-- "strong_wolfe"). Moves x to x + t d. opts: c1 (1e-4), c2 (0.9), tolX (1e-9, smallest
+-- bracket width times max|d|), maxIter (25). Shaped for optim.lbfgs's lineSearch.
+function M.lswolfe(feval, x, t, d, f, g, gtd, opts)
+  opts = opts or {}
+  local c1, c2 = opts.c1 or 1e-4, opts.c2 or 0.9
+  local tol, max_ls = opts.tolX or 1e-9, opts.maxIter or 25
+  local d_norm = d:abs():max():item()
+  local x0 = x:clone()
+  local evals = 0
+  local function at(step) -- f, g, g.d at x0 + step d
+    x:copy(x0)
+    x:add_(d, step)
+    local fv, gv = feval(x)
+    evals = evals + 1
+    gv = gv:clone() -- feval may reuse its gradient tensor
+    return num(fv), gv, gv:dot(d):item()
+  end
+
+  local f_new, g_new, gtd_new = at(t)
+  local t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
+  local br, br_f, br_g, br_gtd -- bracket: steps, values, gradients, slopes
+  local done, ls_iter = false, 0
+  while ls_iter < max_ls do
+    if f_new > f + c1 * t * gtd or (ls_iter > 1 and f_new >= f_prev) then
+      br, br_f, br_g, br_gtd = {t_prev, t}, {f_prev, f_new}, {g_prev, g_new}, {gtd_prev, gtd_new}
+      break
+    end
+    if math.abs(gtd_new) <= -c2 * gtd then
+      br, br_f, br_g, br_gtd = {t}, {f_new}, {g_new}, {gtd_new}
+      done = true
+      break
+    end
+    if gtd_new >= 0 then
+      br, br_f, br_g, br_gtd = {t_prev, t}, {f_prev, f_new}, {g_prev, g_new}, {gtd_prev, gtd_new}
+      break
+    end
+    -- still descending: extrapolate, at least 1% beyond t and at most 10 t
+    local t_next = cubic_min(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, t + 0.01 * (t - t_prev), 10 * t)
+    t_prev, f_prev, g_prev, gtd_prev = t, f_new, g_new, gtd_new
+    t = t_next
+    f_new, g_new, gtd_new = at(t)
+    ls_iter = ls_iter + 1
+  end
+  if ls_iter == max_ls then
+    br, br_f, br_g, br_gtd = {0, t}, {f, f_new}, {g, g_new}, {gtd, gtd_new}
+  end
+
+  -- zoom: shrink the bracket around a point satisfying both conditions
+  local insuf = false
+  local lo, hi = 1, 2
+  if #br == 2 and br_f[1] > br_f[2] then lo, hi = 2, 1 end
+  while not done and ls_iter < max_ls do
+    if math.abs(br[2] - br[1]) * d_norm < tol then break end
+    t = cubic_min(br[1], br_f[1], br_gtd[1], br[2], br_f[2], br_gtd[2])
+    -- a trial too close to an end twice in a row (or at one) moves 10% inside
+    local bmax, bmin = math.max(br[1], br[2]), math.min(br[1], br[2])
+    local eps = 0.1 * (bmax - bmin)
+    if math.min(bmax - t, t - bmin) < eps then
+      if insuf or t >= bmax or t <= bmin then
+        t = math.abs(t - bmax) < math.abs(t - bmin) and bmax - eps or bmin + eps
+        insuf = false
+      else
+        insuf = true
+      end
+    else
+      insuf = false
+    end
+    f_new, g_new, gtd_new = at(t)
+    ls_iter = ls_iter + 1
+    if f_new > f + c1 * t * gtd or f_new >= br_f[lo] then
+      br[hi], br_f[hi], br_g[hi], br_gtd[hi] = t, f_new, g_new, gtd_new
+      if br_f[1] <= br_f[2] then lo, hi = 1, 2 else lo, hi = 2, 1 end
+    else
+      if math.abs(gtd_new) <= -c2 * gtd then
+        done = true
+      elseif gtd_new * (br[hi] - br[lo]) >= 0 then
+        br[hi], br_f[hi], br_g[hi], br_gtd[hi] = br[lo], br_f[lo], br_g[lo], br_gtd[lo]
+      end
+      br[lo], br_f[lo], br_g[lo], br_gtd[lo] = t, f_new, g_new, gtd_new
+    end
+  end
+  t = br[lo]
+  x:copy(x0)
+  x:add_(d, t)
+  return br_f[lo], br_g[lo], x, t, evals
+end
+
 -- ---- L-BFGS -----------------------------------------------------------------
 
 -- x, f_hist, evals = optim.lbfgs(feval, x, config, state): Torch7's optim.lbfgs on nst
 -- tensors. feval(x) -> f (number or 1-element tensor), gradient (x's shape).
 -- config: maxIter (20), maxEval (1.25·maxIter), tolFun (1e-5, on Σ|g|), tolX (1e-9),
 -- nCorrection (100, history size), learningRate (1), lineSearch (nil: fixed step;
--- or a function(feval, x, t, d, f, g, gtd, opts) -> f, g, x, t, evals as Torch7's).
+-- or a function(feval, x, t, d, f, g, gtd, opts) -> f, g, x, t, evals as Torch7's, e.g.
+-- optim.lswolfe), keepEval (with a line search: keep its final f, g in state for the
+-- next call instead of evaluating x again; x must not change in between).
 -- Without a line search the iterates match torch.optim.LBFGS(line_search_fn=None);
 -- only the stopping tests differ (Torch7 uses L1 norms, PyTorch max norms).
 -- state carries the history across calls, so calling it again continues the run.
@@ -130,11 +241,20 @@ function M.lbfgs(feval, x, config, state)
   state.funcEval = state.funcEval or 0
   state.nIter = state.nIter or 0
 
-  local f, g = feval(x)
-  f = num(f)
+  -- state.fg: {f, g} already known at x (left by the previous call's line search, which
+  -- ends at an evaluated point), saving an evaluation when called one iteration at a time
+  local f, g
+  local evals = 0
+  if state.fg then
+    f, g = state.fg[1], state.fg[2]
+    state.fg = nil
+  else
+    f, g = feval(x)
+    f = num(f)
+    evals = 1
+    state.funcEval = state.funcEval + 1
+  end
   local f_hist = {f}
-  local evals = 1
-  state.funcEval = state.funcEval + 1
   if g:abs():sum():item() <= tolFun then return x, f_hist, evals end
 
   local d, t = state.d, state.t
@@ -194,6 +314,7 @@ function M.lbfgs(feval, x, config, state)
       f, g, x, t, ls_evals = lineSearch(feval, x, t, d, f, g, gtd, config.lineSearchOptions)
       f = num(f)
       f_hist[#f_hist + 1] = f
+      if config.keepEval then state.fg = {f, g} end
     else
       x:add_(d, t)
       if nIter ~= maxIter then

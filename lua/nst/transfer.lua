@@ -296,16 +296,32 @@ function M.transfer(user)
     else
       -- L-BFGS one iteration at a time (state carries the history) so that printing,
       -- checkpoints and callbacks work as with Adam. Each iteration costs one evaluation.
+      -- lbfgs.line_search: "wolfe" (default) takes each step only with a sufficient
+      -- decrease (strong Wolfe conditions, optim.lswolfe; usually one evaluation per
+      -- iteration, more where the step needs adjusting); "none" is Torch7's and
+      -- neural-style's fixed step, which diverges on style-only losses.
       local state, last = {}, nil
+      local ls = o.lbfgs and o.lbfgs.line_search or "wolfe"
+      if ls ~= "wolfe" and ls ~= "none" then
+        fail("lbfgs.line_search must be \"wolfe\" or \"none\", got %s", tostring(ls))
+      end
+      local wolfe = ls == "wolfe"
       local cfg = {maxIter = 1, nCorrection = (o.lbfgs and o.lbfgs.nCorrection) or 100,
-                   learningRate = o.learning_rate, tolFun = -1, tolX = -1}
+                   learningRate = o.learning_rate, tolFun = -1, tolX = -1,
+                   lineSearch = wolfe and optim.lswolfe or nil, keepEval = wolfe}
+      -- the loss parts of each evaluation by loss value: the line search ends at one of
+      -- its evaluations, not always the last
+      local seen = {}
       local function fe(x)
         local f, g, parts = feval(x)
         last = parts
+        if wolfe then seen[parts.total:item()] = parts end
         return f, g
       end
       for it = 1, o.num_iterations do
-        optim.lbfgs(fe, img, cfg, state)
+        seen = {}
+        local _, fh = optim.lbfgs(fe, img, cfg, state)
+        if wolfe and seen[fh[#fh]] then last = seen[fh[#fh]] end
         -- A direction that is no descent direction would stop Torch7's L-BFGS for good
         -- (each later call finds the same direction): restart from steepest descent.
         if state.stalled then state = {} end
