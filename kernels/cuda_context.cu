@@ -154,10 +154,11 @@ extern "C" int nst_cuda_set_precision(const char *mode, nst_err *e) {
     return 0;
 }
 
-// "auto": measured on the H200 (see kernels/README.md).
+// "auto" is the layout measured on the H200 so far (kernels/README.md): NCHW until the
+// channels-last paths have been measured there.
 static enum conv_layout effective_layout(void) {
     if (g_layout != LAYOUT_AUTO) return g_layout;
-    return g_precision == NST_PREC_FP32 ? LAYOUT_NCHW : LAYOUT_CHAIN;
+    return LAYOUT_NCHW;
 }
 
 int nst_cu_conv_nhwc(void) { return effective_layout() != LAYOUT_NCHW; }

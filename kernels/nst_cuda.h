@@ -33,7 +33,7 @@ const char *nst_cuda_get_precision(void);
 //   "chain" as nhwc, and the VGG keeps its activations and gradients channels-last
 //           (bf16 in bf16 mode) between layers: only its input, tapped outputs and
 //           the gradients arriving at taps are converted.
-//   "auto"  (default) chain in tf32 and bf16 modes, nchw in fp32.
+//   "auto"  (default) the layout measured best so far: nchw (see kernels/README.md).
 // -1 with a message for any other string.
 int nst_cuda_set_conv_layout(const char *layout, nst_err *e);
 const char *nst_cuda_get_conv_layout(void);

@@ -66,14 +66,16 @@ bench2048)
 bench1024)
   torch 1024 bf16; nst 1024 bf16 chain
   torch 1024 tf32; nst 1024 tf32 chain ;;
-transfer)
-  timeout 150 $LUA -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
+transfer) # LAYOUT=chain|nhwc|nchw|auto picks the conv layout of this stage and graphcheck
+  timeout 150 $LUA -e 'require("nst").cuda_set_conv_layout(os.getenv("LAYOUT") or "auto")
+  os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
     "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "0",
     "-image_size", "1024", "-num_iterations", "400", "-print_iter", "50",
     "-output_image", "'"$OUT"'/leuven_starry_1024.png"})' 2>&1 | tail -15 | tee "$OUT/transfer.txt" ;;
 graphcheck) # the transfer loop with and without CUDA graph replays: same losses, speed
   for g in 0 1; do
-    timeout 100 $LUA -e 'os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
+    timeout 100 $LUA -e 'require("nst").cuda_set_conv_layout(os.getenv("LAYOUT") or "auto")
+    os.exit(require("nst.cli").main{"-content_image", "examples/images/leuven.jpg",
       "-style_image", "examples/images/starry_night.jpg", "-model", "vgg19", "-gpu", "0",
       "-image_size", "512", "-num_iterations", "200", "-print_iter", "100", "-precision", "bf16",
       "-cuda_graph", "'$g'", "-seed", "1", "-output_image", "/tmp/graph'$g'.png"})' 2>&1 | tail -3 | tee -a "$OUT/graphcheck.txt"
