@@ -100,6 +100,63 @@ int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float
     return 0;
 }
 
+// Backward-data with few input channels c (the first layer's 3): instead of im2col of dy
+// (9k rows) times a 3-row matrix, one GEMM with 9c rows, Z = Wᵀ dy, then each dx row
+// gathers its 9 shifted Z rows (col2im):
+//   dx[c][i][j] = sum over a, b of Z[(c, a, b)][i - a + 1][j - b + 1]
+// Chunked over rows of dy like im2col; chunks run in order, so the rows they share are
+// added to by one chunk at a time, and within a chunk each dx row has one thread.
+static int bwd_data_col2im(float *dx, const float *dy, const float *w, int n, int c, int h, int wd,
+                           int k, nst_err *e) {
+    size_t kdim = (size_t)9 * c, hw = (size_t)h * wd;
+    size_t rows = COL_BUDGET / (kdim * (size_t)wd);
+    if (rows < 1) rows = 1;
+    if (rows > (size_t)h) rows = (size_t)h;
+    float *z = nst_cpu_scratch(kdim * rows * (size_t)wd, e);
+    if (!z) return -1;
+    nst_cpu_blas_init();
+    memset(dx, 0, sizeof(float) * (size_t)n * c * hw);
+    for (int img = 0; img < n; img++) {
+        const float *dyi = dy + (size_t)img * k * hw;
+        float *dxi = dx + (size_t)img * c * hw;
+        for (int r0 = 0; r0 < h; r0 += (int)rows) {
+            int nr = h - r0 < (int)rows ? h - r0 : (int)rows;
+            int nb = nr * wd;
+            // dx rows this chunk reaches: r0 - 1 .. r0 + nr (inside the image)
+            int i0 = r0 > 0 ? r0 - 1 : 0, i1 = r0 + nr < h ? r0 + nr : h - 1;
+            int nrows_out = i1 - i0 + 1;
+#pragma omp parallel
+            {
+                int nt = omp_get_num_threads(), t = omp_get_thread_num();
+                int per = (nb + nt - 1) / nt;
+                per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
+                int j0 = t * per < nb ? t * per : nb, j1 = j0 + per < nb ? j0 + per : nb;
+                if (j1 > j0) // Z[:, j0:j1] = Wᵀ (9c, k) dy[:, chunk columns j0:j1]
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, j1 - j0, k, 1.0f,
+                                w, (int)kdim, dyi + (size_t)r0 * wd + j0, (int)hw, 0.0f, z + j0, nb);
+#pragma omp barrier
+#pragma omp for schedule(static)
+                for (int q = 0; q < c * nrows_out; q++) {
+                    int ch = q / nrows_out, ip = i0 + q % nrows_out;
+                    float *d = dxi + (size_t)ch * hw + (size_t)ip * wd;
+                    for (int a = 0; a < 3; a++) {
+                        int i = ip - a + 1; // the dy row feeding dx row ip through kernel row a
+                        if (i < r0 || i >= r0 + nr) continue;
+                        for (int b = 0; b < 3; b++) {
+                            const float *zr = z + ((size_t)ch * 9 + a * 3 + b) * nb + (size_t)(i - r0) * wd;
+                            // d[j] += zr[j - b + 1] where 0 <= j - b + 1 < wd
+                            int jlo = b > 1 ? b - 1 : 0, jhi = b < 1 ? wd - 2 : wd - 1;
+                            for (int j = jlo; j <= jhi; j++) d[j] += zr[j - b + 1];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    nst_cpu_free(z);
+    return 0;
+}
+
 // Winograd's 16 GEMMs are (k, c) x (c, tiles): worth it once both are not thin.
 static int use_winograd(int c, int k) { return c >= WINO_MIN_CH && k >= WINO_MIN_CH; }
 
@@ -134,6 +191,7 @@ int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, co
     // dx = conv(dy, wt) with wt (c, k, 3, 3), wt[c][k][t] = w[k][c][8 - t]: the kernel
     // transposed and rotated. Winograd derives it from w's own transform.
     if (use_winograd(k, c)) return nst_cpu_winograd(dx, dy, w, NULL, 0, 1, n, k, h, wd, c, e);
+    if (c <= 8 && k > c) return bwd_data_col2im(dx, dy, w, n, c, h, wd, k, e);
     float *wt = nst_cpu_scratch((size_t)9 * c * k, e);
     if (!wt) return -1;
     for (int ko = 0; ko < k; ko++)
