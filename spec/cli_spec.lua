@@ -60,6 +60,15 @@ describe("nst.cli.parse", function()
     local g = cli.parse(with("-gpu", "0", "-precision", "bf16", "-cuda_graph", "1"))
     assert.are.equal("bf16", g.precision)
     assert.is_true(g.cuda_graph)
+    -- neural-style's remaining flags: L-BFGS history, gradient normalization, and the
+    -- backend choices that nst has no use for
+    local ns = cli.parse(with("-lbfgs_num_correction", "30", "-lbfgs_line_search", "none",
+                              "-normalize_gradients", "1", "-backend", "cudnn", "-cudnn_autotune", "1",
+                              "-proto_file", "models/VGG_ILSVRC_19_layers_deploy.prototxt"))
+    assert.are.same({nCorrection = 30, line_search = "none"}, ns.lbfgs)
+    assert.is_true(ns.normalize_gradients)
+    assert.is_nil(ns.backend)
+    assert.is_nil(ns.proto_file)
   end)
 
   it("reports unknown flags, bad values and missing values", function()
@@ -69,6 +78,9 @@ describe("nst.cli.parse", function()
     assert.are.equal("-num_iterations needs a value", parse_error(with("-num_iterations")))
     assert.are.equal("-optimizer: expected adam|lbfgs, got 'sgd'", parse_error(with("-optimizer", "sgd")))
     assert.are.equal("-precision: expected fp32|tf32|bf16, got 'fp8'", parse_error(with("-precision", "fp8")))
+    assert.are.equal("-multigpu_strategy: not supported, nst runs on one GPU",
+                     parse_error(with("-multigpu_strategy", "3,6,12")))
+    assert.are.equal("-lbfgs_num_correction must be >= 1, got 0", parse_error(with("-lbfgs_num_correction", "0")))
     assert.are.equal("-original_colors: expected 0 or 1, got 'yes'", parse_error(with("-original_colors", "yes")))
     assert.are.equal("-style_blend_weights: expected numbers separated by commas, got '1,x'",
                      parse_error(with("-style_blend_weights", "1,x")))

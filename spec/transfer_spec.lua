@@ -54,6 +54,28 @@ describe("nst.transfer", function()
     assert.is_true(h[8].total < h[1].total)
   end)
 
+  it("normalize_gradients scales each loss's gradient to unit L1 norm before its weight", function()
+    -- a stand-in network that records the L1 norm of the gradients given to backward
+    local seen = {}
+    local proxy = setmetatable({}, {__index = function(_, k)
+      local v = vgg[k]
+      if type(v) ~= "function" then return v end
+      return function(_, a, ...)
+        if k == "backward" then for name, g in pairs(a) do seen[name] = g:abs():sum():item() end end
+        return v(vgg, a, ...)
+      end
+    end})
+    nst.transfer(base{net = proxy, num_iterations = 1, content_weight = 2, style_weight = 3, tv_weight = 0,
+                      content_layers = {"relu3_1"}, style_layers = {"relu1_1", "relu2_1"},
+                      normalize_gradients = true, init = "noise", seed = 5}) -- (from the content: no content gradient)
+    -- style weight 3 shared by 2 layers, content weight 2
+    assert.is_true(math.abs(seen.relu1_1 - 1.5) < 1e-3, tostring(seen.relu1_1))
+    assert.is_true(math.abs(seen.relu2_1 - 1.5) < 1e-3, tostring(seen.relu2_1))
+    assert.is_true(math.abs(seen.relu3_1 - 2) < 1e-3, tostring(seen.relu3_1))
+    nst.transfer(base{net = proxy, num_iterations = 1, content_layers = {"relu3_1"}, style_layers = {"relu1_1"}})
+    assert.is_true(math.abs(seen.relu1_1 - 0.1) > 1e-2) -- without it: the raw gradient's size
+  end)
+
   it("L-BFGS synthesizes texture (style only) with its line search; the fixed step is kept", function()
     local _, h = nst.transfer(base{optimizer = "lbfgs", num_iterations = 15, init = "noise", seed = 4,
                                    content_weight = 0})

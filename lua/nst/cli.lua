@@ -51,13 +51,23 @@ M.flags = {
   cuda_graph = {"cuda_graph", "bool", "1 to replay each Adam iteration as one CUDA graph (0)"},
   lbfgs_line_search = {"lbfgs_line_search", "choice", "wolfe|none (wolfe): L-BFGS step search; none = neural-style's fixed step",
                        {wolfe = "wolfe", none = "none"}},
+  lbfgs_num_correction = {"lbfgs_num_correction", "integer", "L-BFGS history size (100)"},
+  normalize_gradients = {"normalize_gradients", "bool", "1 to divide each loss's gradient by its L1 norm, as neural-style (0)"},
+  -- neural-style's, accepted so that its command lines run: nst has one backend (cuDNN
+  -- with algorithms searched per shape) and reads safetensors weights, no prototxt.
+  backend = {"backend", "choice", "nn|cudnn|clnn: accepted for neural-style's command lines; nst uses cuDNN on CUDA",
+             {nn = "nn", cudnn = "cudnn", clnn = "clnn"}},
+  cudnn_autotune = {"cudnn_autotune", "bool", "accepted; nst always searches cuDNN's algorithms once per shape"},
+  proto_file = {"proto_file", "string", "accepted and unused (the network's layout is built in)"},
+  multigpu_strategy = {"multigpu_strategy", "string", "not supported: nst runs on one GPU"},
 }
 
 M.order = {"content_image", "style_image", "style_blend_weights", "image_size", "gpu", "model",
            "model_file", "content_weight", "style_weight", "tv_weight", "num_iterations", "init",
            "init_image", "optimizer", "learning_rate", "print_iter", "save_iter", "output_image",
            "style_scale", "original_colors", "pooling", "content_layers", "style_layers", "seed",
-           "precision", "cuda_graph", "lbfgs_line_search"}
+           "precision", "cuda_graph", "lbfgs_line_search", "lbfgs_num_correction",
+           "normalize_gradients", "backend", "cudnn_autotune", "proto_file", "multigpu_strategy"}
 
 function M.help()
   local lines = {"usage: nst -content_image FILE -style_image FILE[,FILE...] [options]", "options:"}
@@ -115,6 +125,9 @@ local function check(o)
          o.style_images and #o.style_images or 0)
   end
   need(o.gpu == nil or o.gpu >= -1, "-gpu must be -1 (CPU) or a device number >= 0")
+  need(o.multigpu_strategy == nil, "-multigpu_strategy: not supported, nst runs on one GPU")
+  need(o.lbfgs_num_correction == nil or o.lbfgs_num_correction >= 1,
+       "-lbfgs_num_correction must be >= 1, got %s", tostring(o.lbfgs_num_correction))
 end
 
 -- args: a list of strings (Lua's `arg`). Returns the options for nst.transfer (plus
@@ -135,6 +148,11 @@ function M.parse(args)
     i = i + 2
   end
   check(o)
+  if o.lbfgs_num_correction or o.lbfgs_line_search then
+    o.lbfgs = {nCorrection = o.lbfgs_num_correction, line_search = o.lbfgs_line_search}
+    o.lbfgs_num_correction, o.lbfgs_line_search = nil, nil
+  end
+  o.backend, o.cudnn_autotune, o.proto_file = nil, nil, nil -- nothing to choose (see M.flags)
   if o.gpu then
     o.device = o.gpu >= 0 and "cuda" or "cpu"
     o.gpu = nil
@@ -169,10 +187,6 @@ function M.run(o)
   o.printer = function(r, opts)
     io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0), "\n")
     io.stdout:flush()
-  end
-  if o.lbfgs_line_search then
-    o.lbfgs = {line_search = o.lbfgs_line_search}
-    o.lbfgs_line_search = nil
   end
   if o.precision then -- a process-wide CUDA setting, not a transfer option
     if o.device == "cuda" then nst.cuda_set_precision(o.precision) end

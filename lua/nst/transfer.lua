@@ -44,7 +44,7 @@ local known = {
   printer = true, save_iter = true, pooling = true, image_size = true, style_scale = true,
   original_colors = true, seed = true, output = true, device = true, on_iter = true, net = true,
   record_every = true, lbfgs = true, noise_std = true, clamp = true, content_mean = true,
-  handle_signals = true, cuda_graph = true,
+  handle_signals = true, cuda_graph = true, normalize_gradients = true,
 }
 
 local function fail(msg, ...) error("nst.transfer: " .. msg:format(...), 0) end
@@ -176,13 +176,19 @@ function M.transfer(user)
   local function feval(x)
     local F = vgg:forward(x, active)
     local grads, parts = {}, {style = {}}
-    local function add(name, g) grads[name] = grads[name] and grads[name]:add_(g) or g end
+    -- normalize_gradients (neural-style's flag): each loss's gradient is divided by its
+    -- L1 norm (+1e-8) before its weight applies; a device scalar, so no sync.
+    local function add(name, g, weight)
+      if o.normalize_gradients then g:div_(g:abs():sum():add_(1e-8)) end
+      g:mul_(weight)
+      grads[name] = grads[name] and grads[name]:add_(g) or g
+    end
     local total
     if cw > 0 then
       for _, l in ipairs(o.content_layers) do
         local lc, gc = loss.content(F[l], P[l], o.content_mean ~= false and {mean = true} or nil)
         lc:mul_(cw)
-        add(l, gc:mul_(cw))
+        add(l, gc, cw)
         parts.content = parts.content and parts.content + lc or lc
       end
       total = parts.content
@@ -191,7 +197,7 @@ function M.transfer(user)
       for _, l in ipairs(o.style_layers) do
         local ls, gs = loss.style(F[l], A[l])
         ls:mul_(sw[l])
-        add(l, gs:mul_(sw[l]))
+        add(l, gs, sw[l])
         parts.style[l] = ls
         total = total and total + ls or ls
       end
