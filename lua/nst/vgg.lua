@@ -26,9 +26,23 @@ end
 
 -- Explicit path, then $NST_WEIGHTS (a file or a folder), then weights/, then
 -- ../shared/weights/.
+-- Weight formats of the tools nst replaces, recognized by name to say what to do.
+local FOREIGN = {
+  caffemodel = "a Caffe model (neural-style's -model_file)",
+  t7 = "a Torch7 file",
+  pth = "a PyTorch checkpoint",
+  pt = "a PyTorch checkpoint",
+}
+
 function M.find_weights(arch, path)
   if path then
     if not exists(path) then error(("weights file not found: %s"):format(path), 3) end
+    local ext = path:match("%.([%w]+)$")
+    if ext and FOREIGN[ext:lower()] then
+      error(("%s is %s; nst reads safetensors with torchvision's layer names: `make weights` "
+             .. "fetches and converts torchvision's VGG16/VGG19, `weights/fetch.sh convert FILE.pth OUT "
+             .. "ARCH` converts a .pth (see weights/README.md)"):format(path, FOREIGN[ext:lower()]), 3)
+    end
     return path
   end
   local dirs, tried = {}, {}
