@@ -73,7 +73,7 @@ $(BUILD)/obj/cu_%.o: kernels/%.cu $(wildcard src/*.h kernels/*.h) Makefile $(FLA
 
 # Debian packages the build and the tests need (installed when missing and root).
 DEB_PKGS = lua5.4 liblua5.4-dev luarocks lua-busted libpng-dev libjpeg-dev libopenblas-dev \
-           libcjson-dev python3-torch
+           libcjson-dev python3-torch python3-protobuf
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

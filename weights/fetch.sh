@@ -5,6 +5,8 @@
 #   weights/fetch.sh [vgg16|vgg19|all]          download, verify, convert (default: all)
 #   weights/fetch.sh convert SRC.pth DST.safetensors vgg16|vgg19
 #                                               convert a state dict you already have
+#   weights/fetch.sh caffe SRC.caffemodel DST.safetensors vgg16|vgg19
+#                                               convert a Caffe model (neural-style's)
 #
 # Writes weights/vgg16.safetensors and weights/vgg19.safetensors (float32, tensor names
 # features.N.weight / features.N.bias, __metadata__ arch, layout=torchvision,
@@ -28,55 +30,10 @@ die() {
   exit 1
 }
 
-# convert SRC DST ARCH: torch + json + struct only, so no safetensors package is needed.
+# convert KIND SRC DST ARCH: weights/convert.py (torch for .pth, protobuf for .caffemodel)
 convert() {
   [ -x "$python" ] || die "no $python: install python3-torch, or convert elsewhere (see weights/README.md)"
-  "$python" -c 'import torch' 2>/dev/null ||
-    die "$python cannot import torch: install python3-torch (Debian) to convert $1"
-  "$python" - "$1" "$2" "$3" <<'EOF'
-import json, os, struct, sys
-import torch
-
-src, dst, arch = sys.argv[1:4]
-expected = {"vgg16": 26, "vgg19": 32}
-if arch not in expected:
-    sys.exit("convert: arch must be vgg16 or vgg19, got %r" % arch)
-try:
-    sd = torch.load(src, map_location="cpu", weights_only=True)  # no pickled code
-except TypeError:  # torch < 1.13
-    sd = torch.load(src, map_location="cpu")
-if isinstance(sd, dict) and "state_dict" in sd:
-    sd = sd["state_dict"]
-if not isinstance(sd, dict):
-    sys.exit("convert: %s does not hold a state dict" % src)
-names = sorted((k for k in sd if k.startswith("features.")),
-               key=lambda k: (int(k.split(".")[1]), k))
-if len(names) != expected[arch]:
-    sys.exit("convert: %s has %d features.* tensors, %s needs %d"
-             % (src, len(names), arch, expected[arch]))
-header = {"__metadata__": {"arch": arch, "layout": "torchvision",
-                           "preprocess": "torchvision"}}
-blobs, off = [], 0
-for k in names:
-    t = sd[k].detach().to(torch.float32).contiguous().reshape(-1)
-    b = struct.pack("<%df" % t.numel(), *t.tolist())
-    header[k] = {"dtype": "F32", "shape": list(sd[k].shape),
-                 "data_offsets": [off, off + len(b)]}
-    blobs.append(b)
-    off += len(b)
-h = json.dumps(header, separators=(",", ":")).encode()
-h += b" " * (-(8 + len(h)) % 8)  # align the data section to 8 bytes
-tmp = dst + ".tmp"
-with open(tmp, "wb") as f:
-    f.write(struct.pack("<Q", len(h)))
-    f.write(h)
-    for b in blobs:
-        f.write(b)
-    f.flush()
-    os.fsync(f.fileno())
-os.replace(tmp, dst)
-print("fetch.sh: wrote %s (%d tensors, %d bytes of float32)" % (dst, len(names), off))
-EOF
+  "$python" "$here/convert.py" "$@" || exit 1
 }
 
 download() { # URL DST
@@ -115,13 +72,19 @@ fetch() { # ARCH
     die "$pth: sha256 starts with $got, expected $want (corrupt download, removed; run again)"
   fi
   echo "fetch.sh: $pth sha256 prefix $want verified"
-  convert "$here/$pth" "$out" "$1"
+  "$python" -c 'import torch' 2>/dev/null ||
+    die "$python cannot import torch: install python3-torch (Debian) to convert $pth"
+  convert pth "$here/$pth" "$out" "$1"
 }
 
 case "${1:-all}" in
 convert)
   [ $# -eq 4 ] || die "usage: fetch.sh convert SRC.pth DST.safetensors vgg16|vgg19"
-  convert "$2" "$3" "$4"
+  convert pth "$2" "$3" "$4"
+  ;;
+caffe)
+  [ $# -eq 4 ] || die "usage: fetch.sh caffe SRC.caffemodel DST.safetensors vgg16|vgg19"
+  convert caffe "$2" "$3" "$4"
   ;;
 all)
   fetch vgg16
