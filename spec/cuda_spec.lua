@@ -363,32 +363,31 @@ describe("cuda channels-last chain #cuda #chain", function()
     local cpu = nst.vgg16 {weights = path, pooling = "max", device = "cpu"}
     local gpu = nst.vgg16 {weights = path, pooling = "max", device = "cuda"}
     nst.cuda_set_conv_layout("chain")
-    -- a conv output as a tap: the network runs unchained; then chained again
-    for _, taps in ipairs {{"conv1_2", "relu2_1"}, {"relu1_1", "relu2_1"}} do
+    -- forward taps compared within rtol; random gradients at the taps (and at `extra`,
+    -- a layer that was run but not tapped) compared at the input within grad_rtol
+    local function compare(taps, rtol, grad_rtol, extra)
       local F, GF = cpu:forward(img, taps), gpu:forward(img:cuda(), taps)
       local grads, ggrads = {}, {}
       for _, name in ipairs(taps) do
-        assert_close(GF[name], F[name], "chain " .. name, 1e-3)
+        assert_close(GF[name], F[name], nst.cuda_get_precision() .. " chain " .. name, rtol)
         local d = randn(F[name]:shape())
         grads[name], ggrads[name] = d, d:cuda()
       end
-      -- a gradient at a layer that was run but not tapped (conv2_1, before relu2_1)
-      local shape = F.relu2_1:shape()
-      local d = randn(shape[1], shape[2], shape[3], shape[4])
-      grads.conv2_1, ggrads.conv2_1 = d, d:cuda()
-      assert_close(gpu:backward(ggrads), cpu:backward(grads), "chain gradient, taps " .. table.concat(taps, " "), 1e-3)
+      if extra then
+        local d = randn(table.unpack(extra[2]))
+        grads[extra[1]], ggrads[extra[1]] = d, d:cuda()
+      end
+      assert_close(gpu:backward(ggrads), cpu:backward(grads),
+                   nst.cuda_get_precision() .. " chain gradient, taps " .. table.concat(taps, " "), grad_rtol)
     end
-    nst.cuda_set_precision("bf16")
-    local taps = {"relu1_2", "relu2_2"}
-    local F, GF = cpu:forward(img, taps), gpu:forward(img:cuda(), taps)
-    local grads, ggrads = {}, {}
-    for _, name in ipairs(taps) do
-      assert_close(GF[name], F[name], "bf16 chain " .. name, 3e-2)
-      local d = randn(F[name]:shape())
-      grads[name], ggrads[name] = d, d:cuda()
-    end
+    -- a conv output as a tap: the network runs unchained; then chained again; conv2_1
+    -- (before relu2_1) gets a gradient without being a tap
+    local shape = cpu:forward(img, {"relu2_1"}).relu2_1:shape()
+    compare({"conv1_2", "relu2_1"}, 1e-3, 1e-3, {"conv2_1", shape})
+    compare({"relu1_1", "relu2_1"}, 1e-3, 1e-3, {"conv2_1", shape})
     -- bf16 storage of activations and gradients: about 8 bits of mantissa per layer
-    assert_close(gpu:backward(ggrads), cpu:backward(grads), "bf16 chain input gradient", 1e-1)
+    nst.cuda_set_precision("bf16")
+    compare({"relu1_2", "relu2_2"}, 3e-2, 1e-1)
     nst.cuda_set_precision("fp32")
     nst.cuda_set_conv_layout("auto")
   end)
