@@ -36,6 +36,19 @@ xx = x.clone().requires_grad_()
     end
   end)
 
+  it("conv3x3 backward through a ReLU equals relu_backward then conv3x3_backward", function()
+    -- every path: Winograd (mask read in its input transform), few input channels
+    -- (col2im, masked per chunk), and the rest (masked copy); batches of 2
+    for _, s in ipairs{{2, 32, 13, 11, 24}, {2, 3, 17, 9, 64}, {2, 20, 6, 10, 3}} do
+      local n, c, h, w, k = table.unpack(s)
+      local x, wt, b = nst.randn(n, c, h, w), nst.randn(k, c, 3, 3) * 0.1, nst.randn(k)
+      local y, dy = nst.conv3x3(x, wt, b, true), nst.randn(n, k, h, w)
+      local fused, plain = nst.conv3x3_backward(dy, wt, y), nst.conv3x3_backward(nst.relu_backward(dy, y), wt)
+      assert.are.equal(0, (fused - plain):abs():max():item(), table.concat(s, "x"))
+      assert.is_true(plain:abs():max():item() > 0)
+    end
+  end)
+
   it("max and avg pooling forward and backward, odd sizes included", function()
     for _, s in ipairs{{2, 3, 8, 8}, {1, 2, 7, 9}, {1, 4, 5, 5}, {1, 1, 2, 3}, {1, 8, 33, 17}} do
       local x = nst.randn(table.unpack(s))

@@ -54,8 +54,9 @@ int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, co
 // Winograd F(2x2, 3x3) path of the convolution (src/cpu_winograd.c): y (n, k, h, wd) from
 // x (n, c, h, wd). transposed = 0: w (k, c, 3, 3), as conv3x3_fwd. transposed = 1: w is
 // (c, k, 3, 3) and y is the input gradient of that layer given its output gradient x.
-int nst_cpu_winograd(float *y, const float *x, const float *w, const float *bias, int relu,
-                     int transposed, int n, int c, int h, int wd, int k, nst_err *e);
+// xmask: NULL, or like x: x counts as 0 where xmask is not > 0 (through a ReLU).
+int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *w, const float *bias,
+                     int relu, int transposed, int n, int c, int h, int wd, int k, nst_err *e);
 // The im2col + sgemm path (src/cpu_conv.c), for few channels where Winograd's GEMMs
 // are too thin; wmat is (k, 9c).
 int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float *bias, int relu,

@@ -106,14 +106,19 @@ int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float
 //   dx[c][i][j] = sum over a, b of Z[(c, a, b)][i - a + 1][j - b + 1]
 // Chunked over rows of dy like im2col; chunks run in order, so the rows they share are
 // added to by one chunk at a time, and within a chunk each dx row has one thread.
-static int bwd_data_col2im(float *dx, const float *dy, const float *w, int n, int c, int h, int wd,
-                           int k, nst_err *e) {
+// mask: NULL or like dy (a ReLU's output): dy is masked chunk by chunk into scratch.
+static int bwd_data_col2im(float *dx, const float *dy, const float *mask, const float *w, int n,
+                           int c, int h, int wd, int k, nst_err *e) {
     size_t kdim = (size_t)9 * c, hw = (size_t)h * wd;
     size_t rows = COL_BUDGET / (kdim * (size_t)wd);
     if (rows < 1) rows = 1;
     if (rows > (size_t)h) rows = (size_t)h;
     float *z = nst_cpu_scratch(kdim * rows * (size_t)wd, e);
-    if (!z) return -1;
+    float *dm = z && mask ? nst_cpu_scratch((size_t)k * rows * wd, e) : NULL;
+    if (!z || (mask && !dm)) {
+        nst_cpu_free(z);
+        return -1;
+    }
     nst_cpu_blas_init();
     memset(dx, 0, sizeof(float) * (size_t)n * c * hw);
     for (int img = 0; img < n; img++) {
@@ -131,9 +136,18 @@ static int bwd_data_col2im(float *dx, const float *dy, const float *w, int n, in
                 int per = (nb + nt - 1) / nt;
                 per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
                 int j0 = t * per < nb ? t * per : nb, j1 = j0 + per < nb ? j0 + per : nb;
+                const float *src = dyi + (size_t)r0 * wd; // the chunk of dy, rows hw apart
+                int ld = (int)hw;
+                if (mask) { // this thread's columns of the chunk, masked, rows nb apart
+                    const float *mi = mask + (size_t)img * k * hw + (size_t)r0 * wd;
+                    for (int kk = 0; kk < k; kk++)
+                        for (int j = j0; j < j1; j++)
+                            dm[(size_t)kk * nb + j] = mi[(size_t)kk * hw + j] > 0 ? src[(size_t)kk * hw + j] : 0;
+                    src = dm, ld = nb;
+                }
                 if (j1 > j0) // Z[:, j0:j1] = Wᵀ (9c, k) dy[:, chunk columns j0:j1]
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, j1 - j0, k, 1.0f,
-                                w, (int)kdim, dyi + (size_t)r0 * wd + j0, (int)hw, 0.0f, z + j0, nb);
+                                w, (int)kdim, src + j0, ld, 0.0f, z + j0, nb);
 #pragma omp barrier
 #pragma omp for schedule(static)
                 for (int q = 0; q < c * nrows_out; q++) {
@@ -154,6 +168,7 @@ static int bwd_data_col2im(float *dx, const float *dy, const float *w, int n, in
         }
     }
     nst_cpu_free(z);
+    nst_cpu_free(dm);
     return 0;
 }
 
@@ -171,7 +186,7 @@ static int conv_check(int n, int c, int h, int wd, int k, nst_err *e) {
 int nst_cpu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bias, int n, int c,
                         int h, int wd, int k, int relu, nst_err *e) {
     if (conv_check(n, c, h, wd, k, e)) return -1;
-    if (use_winograd(c, k)) return nst_cpu_winograd(y, x, w, bias, relu, 0, n, c, h, wd, k, e);
+    if (use_winograd(c, k)) return nst_cpu_winograd(y, x, NULL, w, bias, relu, 0, n, c, h, wd, k, e);
     // w (k, c, 3, 3) is already the (k, 9c) matrix in im2col's row order.
     return nst_cpu_conv_im2col(y, x, w, bias, relu, n, c, h, wd, k, e);
 }
@@ -179,7 +194,12 @@ int nst_cpu_conv3x3_fwd(float *y, const float *x, const float *w, const float *b
 int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
                              int c, int h, int wd, int k, nst_err *e) {
     if (conv_check(n, c, h, wd, k, e)) return -1;
-    if (relu_y) { // mask into scratch, then the plain backward
+    // dx = conv(dy, wt) with wt (c, k, 3, 3), wt[c][k][t] = w[k][c][8 - t]: the kernel
+    // transposed and rotated. Winograd derives it from w's own transform. The ReLU mask
+    // (relu_y) is applied where dy is read, without a masked copy of dy.
+    if (use_winograd(k, c)) return nst_cpu_winograd(dx, dy, relu_y, w, NULL, 0, 1, n, k, h, wd, c, e);
+    if (c <= 8 && k > c) return bwd_data_col2im(dx, dy, relu_y, w, n, c, h, wd, k, e);
+    if (relu_y) { // the rare remaining shapes: mask into a copy
         size_t total = (size_t)n * k * h * wd;
         float *masked = nst_cpu_scratch(total, e);
         if (!masked) return -1;
@@ -188,10 +208,6 @@ int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, co
         nst_cpu_free(masked);
         return rc;
     }
-    // dx = conv(dy, wt) with wt (c, k, 3, 3), wt[c][k][t] = w[k][c][8 - t]: the kernel
-    // transposed and rotated. Winograd derives it from w's own transform.
-    if (use_winograd(k, c)) return nst_cpu_winograd(dx, dy, w, NULL, 0, 1, n, k, h, wd, c, e);
-    if (c <= 8 && k > c) return bwd_data_col2im(dx, dy, w, n, c, h, wd, k, e);
     float *wt = nst_cpu_scratch((size_t)9 * c * k, e);
     if (!wt) return -1;
     for (int ko = 0; ko < k; ko++)

@@ -61,9 +61,11 @@ static inline void comb(float *restrict qe, float *restrict qo, const float *res
 }
 
 // V[e][ch][base + tj] for tile row ti of channel plane xc (h, w); V[e] rows are
-// estride apart. pe, po: 4 rows of (tw + 1) scratch each; q: 2 * (tw + 1).
-static void input_transform(float *v, size_t estride, size_t base, const float *xc, int h, int w,
-                            int ti, int tw, float *pe, float *po, float *q) {
+// estride apart. pe, po: 4 rows of (tw + 1) scratch each; q: 2 * (tw + 1). mc: NULL,
+// or a plane like xc whose elements not > 0 zero xc's (a ReLU's backward, applied as
+// the rows are read).
+static void input_transform(float *v, size_t estride, size_t base, const float *xc, const float *mc,
+                            int h, int w, int ti, int tw, float *pe, float *po, float *q) {
     int n1 = tw + 1;
     // Padded row r, de-interleaved: pe[j] = xpad[2j] = x[2j - 1], po[j] = xpad[2j + 1] = x[2j].
     for (int s = 0; s < 4; s++) {
@@ -77,9 +79,15 @@ static void input_transform(float *v, size_t estride, size_t base, const float *
         const float *restrict row = xc + (size_t)r * w;
         int ne = w / 2, no = (w + 1) / 2; // e[1..ne], o[0..no) come from the row, the rest is 0
         e[0] = 0;
-        for (int j = 1; j <= ne; j++) e[j] = row[2 * j - 1];
+        if (mc) {
+            const float *restrict mrow = mc + (size_t)r * w;
+            for (int j = 1; j <= ne; j++) e[j] = mrow[2 * j - 1] > 0 ? row[2 * j - 1] : 0;
+            for (int j = 0; j < no; j++) o[j] = mrow[2 * j] > 0 ? row[2 * j] : 0;
+        } else {
+            for (int j = 1; j <= ne; j++) e[j] = row[2 * j - 1];
+            for (int j = 0; j < no; j++) o[j] = row[2 * j];
+        }
         for (int j = ne + 1; j < n1; j++) e[j] = 0;
-        for (int j = 0; j < no; j++) o[j] = row[2 * j];
         for (int j = no; j < n1; j++) o[j] = 0;
     }
     const float *e0 = pe, *e1 = pe + n1, *e2 = pe + 2 * n1, *e3 = pe + 3 * n1;
@@ -154,8 +162,8 @@ static int rot_e(int e) {
     return 4 * sw[e / 4] + sw[e % 4];
 }
 
-int nst_cpu_winograd(float *y, const float *x, const float *w, const float *bias, int relu,
-                     int transposed, int n, int c, int h, int wd, int k, nst_err *e) {
+int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *w, const float *bias,
+                     int relu, int transposed, int n, int c, int h, int wd, int k, nst_err *e) {
     int th = (h + 1) / 2, tw = (wd + 1) / 2;
     size_t want = ((size_t)c + k) / 4 > WINO_TILES ? ((size_t)c + k) / 4 : WINO_TILES;
     size_t rows = (want + tw - 1) / tw; // tile rows per chunk
@@ -177,6 +185,7 @@ int nst_cpu_winograd(float *y, const float *x, const float *w, const float *bias
     weight_transform(u, w, (size_t)k * c);
     for (int img = 0; img < n; img++) {
         const float *xi = x + (size_t)img * c * hw;
+        const float *mi = xmask ? xmask + (size_t)img * c * hw : NULL;
         float *yi = y + (size_t)img * k * hw;
         for (int t0 = 0; t0 < th; t0 += (int)rows) {
             int nr = th - t0 < (int)rows ? th - t0 : (int)rows;
@@ -188,7 +197,8 @@ int nst_cpu_winograd(float *y, const float *x, const float *w, const float *bias
                 for (int ch = 0; ch < c; ch++)
                     for (int r = 0; r < nr; r++)
                         input_transform(v + (size_t)ch * tc, (size_t)c * tc, (size_t)r * tw,
-                                        xi + (size_t)ch * hw, h, wd, t0 + r, tw, my,
+                                        xi + (size_t)ch * hw, mi ? mi + (size_t)ch * hw : NULL, h,
+                                        wd, t0 + r, tw, my,
                                         my + 4 * (size_t)(tw + 1), my + 8 * (size_t)(tw + 1));
 #pragma omp for schedule(static)
                 for (int q = 0; q < 16; q++) {
