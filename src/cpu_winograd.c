@@ -61,9 +61,9 @@ static inline void comb(float *restrict qe, float *restrict qo, const float *res
 }
 
 // V[e][ch][base + tj] for tile row ti of channel plane xc (h, w); V[e] rows are
-// estride apart. pe, po: 4 rows of (tw + 1) scratch each; q: 2 * (tw + 1). mc: NULL,
-// or a plane like xc whose elements not > 0 zero xc's (a ReLU's backward, applied as
-// the rows are read).
+// estride apart. pe, po: 4 rows of (tw + 1) scratch each; q: 4 * (tw + 1) (>= 2 * (tw + 1)
+// + w). mc: NULL, or a plane like xc whose elements not > 0 zero xc's (a ReLU's
+// backward), applied to each row in a contiguous pass before the de-interleave.
 static void input_transform(float *v, size_t estride, size_t base, const float *xc, const float *mc,
                             int h, int w, int ti, int tw, float *pe, float *po, float *q) {
     int n1 = tw + 1;
@@ -77,17 +77,17 @@ static void input_transform(float *v, size_t estride, size_t base, const float *
             continue;
         }
         const float *restrict row = xc + (size_t)r * w;
-        int ne = w / 2, no = (w + 1) / 2; // e[1..ne], o[0..no) come from the row, the rest is 0
-        e[0] = 0;
         if (mc) {
             const float *restrict mrow = mc + (size_t)r * w;
-            for (int j = 1; j <= ne; j++) e[j] = mrow[2 * j - 1] > 0 ? row[2 * j - 1] : 0;
-            for (int j = 0; j < no; j++) o[j] = mrow[2 * j] > 0 ? row[2 * j] : 0;
-        } else {
-            for (int j = 1; j <= ne; j++) e[j] = row[2 * j - 1];
-            for (int j = 0; j < no; j++) o[j] = row[2 * j];
+            float *restrict rb = q + 2 * (size_t)n1;
+            for (int j = 0; j < w; j++) rb[j] = mrow[j] > 0 ? row[j] : 0;
+            row = rb;
         }
+        int ne = w / 2, no = (w + 1) / 2; // e[1..ne], o[0..no) come from the row, the rest is 0
+        e[0] = 0;
+        for (int j = 1; j <= ne; j++) e[j] = row[2 * j - 1];
         for (int j = ne + 1; j < n1; j++) e[j] = 0;
+        for (int j = 0; j < no; j++) o[j] = row[2 * j];
         for (int j = no; j < n1; j++) o[j] = 0;
     }
     const float *e0 = pe, *e1 = pe + n1, *e2 = pe + 2 * n1, *e3 = pe + 3 * n1;
