@@ -351,41 +351,38 @@ int run_conv(int dir, int n, int c, int h, int wd, int k, int nhwc, const void *
                            e);
 }
 
+// One convolution on nst's NCHW float tensors in either direction (in, out as in
+// run_conv; mask as in prepare), in the current precision and layout.
+int conv_call(const char *what, int dir, float *out, const float *in, const float *mask,
+              const float *w, const float *bias, int relu, int n, int c, int h, int wd, int k,
+              nst_err *e) {
+    cudaStream_t s;
+    size_t in_total, out_total, w_total;
+    if (sizes_ok(what, n, c, h, wd, k, &in_total, &out_total, &w_total, e) || nst_cu_stream(&s, e))
+        return -1;
+    Scratch sc;
+    Operands op;
+    bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
+    size_t P = (size_t)h * wd;
+    int cin = dir == DIR_FWD ? c : k, cout = dir == DIR_FWD ? k : c;
+    if (prepare(sc, op, bf, nhwc, in, mask, n, cin, cout, P, w, k, c, out, s, e) ||
+        run_conv(dir, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e))
+        return -1;
+    return finish(sc, bf, nhwc, out, bias, relu, n, cout, P, s, e);
+}
+
 } // namespace
 
 int nst_cu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bias, int n, int c,
                        int h, int wd, int k, int relu, nst_err *e) {
-    cudaStream_t s;
-    size_t in_total, out_total, w_total;
-    if (sizes_ok("conv3x3", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-        nst_cu_stream(&s, e))
-        return -1;
-    Scratch sc;
-    Operands op;
-    bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
-    size_t P = (size_t)h * wd;
-    if (prepare(sc, op, bf, nhwc, x, nullptr, n, c, k, P, w, k, c, y, s, e) ||
-        run_conv(DIR_FWD, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e))
-        return -1;
-    return finish(sc, bf, nhwc, y, bias, relu, n, k, P, s, e);
+    return conv_call("conv3x3", DIR_FWD, y, x, nullptr, w, bias, relu, n, c, h, wd, k, e);
 }
 
+// Backward-data reads dy (n,k,h,w), masked by relu_y, and writes dx (n,c,h,w).
 int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
                             int c, int h, int wd, int k, nst_err *e) {
-    cudaStream_t s;
-    size_t in_total, out_total, w_total;
-    if (sizes_ok("conv3x3_bwd_data", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-        nst_cu_stream(&s, e))
-        return -1;
-    Scratch sc;
-    Operands op;
-    bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
-    size_t P = (size_t)h * wd;
-    // Backward-data reads dy (n,k,h,w), masked by relu_y, and writes dx (n,c,h,w).
-    if (prepare(sc, op, bf, nhwc, dy, relu_y, n, k, c, P, w, k, c, dx, s, e) ||
-        run_conv(DIR_BWD_DATA, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e))
-        return -1;
-    return finish(sc, bf, nhwc, dx, nullptr, 0, n, c, P, s, e);
+    return conv_call("conv3x3_bwd_data", DIR_BWD_DATA, dx, dy, relu_y, w, nullptr, 0, n, c, h, wd, k,
+                     e);
 }
 
 extern "C" int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max) {
