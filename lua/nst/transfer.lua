@@ -301,7 +301,7 @@ function M.transfer(user)
       if graph then graph:close() end
     else
       -- L-BFGS one iteration at a time (state carries the history) so that printing,
-      -- checkpoints and callbacks work as with Adam. Each iteration costs one evaluation.
+      -- checkpoints and callbacks work as with Adam.
       -- lbfgs.line_search: "wolfe" (default) takes each step only with a sufficient
       -- decrease (strong Wolfe conditions, optim.lswolfe; usually one evaluation per
       -- iteration, more where the step needs adjusting); "none" is Torch7's and
