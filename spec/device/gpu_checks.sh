@@ -5,15 +5,8 @@
 # of importance, each under its own timeout, and write to $OUT as they go, so a call cut
 # short still brings back what finished.
 #
-# Expects (carried, see below): build/nst/core.so, .device/debs (Lua and busted .debs),
-# .device/lib (core.so's libraries), .device/torch_gatys.py, .device/vgg19-conv.f16.safetensors.
-# Prepare .device/ here:
-#   mkdir -p .device/debs .device/lib && cd .device/debs && apt-get download lua5.4 liblua5.4-0 \
-#     lua-busted lua-cliargs lua-dkjson lua-filesystem lua-luassert lua-mediator lua-penlight \
-#     lua-say lua-system lua-term && cd ../..
-#   cp -L /usr/lib/x86_64-linux-gnu/{libcjson.so.1,libjpeg.so.62,libpng16.so.16,libgfortran.so.5,libquadmath.so.0,libgomp.so.1} .device/lib/
-#   xz -c /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0 > .device/lib/libopenblas.so.0.xz
-#   cp ../shared/bench/torch_gatys.py ../shared/weights/vgg19-conv.f16.safetensors .device/
+# Expects (carried): build/nst/core.so and .device/ (Lua and busted .debs, core.so's
+# libraries, the PyTorch peer, the VGG19 file), made here by spec/device/prepare.sh.
 # Run with the device tool: carry [".device", "build/nst"], command
 #   bash spec/device/gpu_checks.sh
 # Stages: STAGES="spec bench512 precision bench2048 transfer graphcheck bench1024" (the default).
@@ -82,7 +75,7 @@ graphcheck) # the transfer loop with and without CUDA graph replays: same losses
   done ;;
 esac; done
 # Ratios: each nst line against the PyTorch line of the same size and mode.
-python3 - "$OUT/bench.jsonl" <<'PY' 2>&1 | tee "$OUT/ratios.txt"
+[ -f "$OUT/bench.jsonl" ] && python3 - "$OUT/bench.jsonl" <<'PY' 2>&1 | tee "$OUT/ratios.txt"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 ref = {(r["size"], r["mode"]): r for r in rows if r["impl"].startswith("pytorch")}
