@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nst vs ../shared/bench/torch_gatys.py, side by side, interleaved REPS times per size
 # (the machine's speed drifts; medians are reported).
-# usage: examples/bench_vs_torch.sh [cpu|cuda] [sizes...]   (env: REPS, ITERS, THREADS, MODES, PEER)
+# usage: examples/bench_vs_torch.sh [cpu|cuda] [sizes...]   (env: REPS, ITERS, THREADS, MODES, PEER,
+#        LAYOUT: nst's CUDA conv layout, auto|nchw|nhwc|chain)
 set -u
 cd "$(dirname "$0")/.."
 DEV=${1:-cpu}; shift || true
@@ -17,7 +18,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for S in $SIZES; do for M in $MODES; do
   n=(); t=()
   for r in $(seq "$REPS"); do
-    n+=("$(lua5.4 examples/benchmark.lua --device "$DEV" --size "$S" --mode "$M" --iters "$ITERS" --warmup 2 | ms)")
+    n+=("$(lua5.4 examples/benchmark.lua --device "$DEV" --size "$S" --mode "$M" --layout "${LAYOUT:-auto}" \
+      --iters "$ITERS" --warmup 2 | ms)")
     t+=("$("$PY" "$PEER" --device "$DEV" --threads "$THREADS" --size "$S" --mode "$M" --iters "$ITERS" --warmup 2 | ms)")
   done
   nm=$(printf '%s\n' "${n[@]}" | median); tm=$(printf '%s\n' "${t[@]}" | median)
