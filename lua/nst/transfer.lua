@@ -321,7 +321,10 @@ function M.transfer(user)
       local function fe(x)
         local f, g, parts = feval(x)
         last = parts
-        if wolfe then seen[parts.total:item()] = parts end
+        if wolfe then -- read the loss once: L-BFGS takes the number as it is
+          f = f:item()
+          seen[f] = parts
+        end
         return f, g
       end
       for it = 1, o.num_iterations do
