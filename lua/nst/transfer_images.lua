@@ -1,0 +1,39 @@
+-- The images of a transfer run: loading the inputs, the start image, and the output
+-- (what a checkpoint and the result hold).
+local core = require "nst.core"
+
+local M = {}
+
+-- path or tensor -> (1,3,H,W) CPU tensor, longer side `size` (nil: as is)
+function M.load(img, size)
+  if type(img) == "string" then return core.image.load(img, size and {size = size} or nil) end
+  if size then return core.image.resize(img:cpu(), size) end
+  return img:cpu()
+end
+
+-- The longer side of the style images: style_scale times the output's (nil: as loaded).
+function M.style_size(o)
+  return o.image_size and math.max(1, math.floor(o.image_size * o.style_scale + 0.5))
+end
+
+-- The image the optimization starts from, on the content's device, at the content's
+-- size. content: the CPU content image; content_d: the same on the device.
+function M.initial(o, content, content_d)
+  local shape, dev = content:shape(), content_d:device()
+  if o.init == "content" then return content_d:clone() end
+  if o.init == "noise" then
+    return (core.randn(shape, {device = dev}) * o.noise_std + 0.5):clamp(0, 1)
+  end
+  local from = o.init == "style" and o.style_images[1] or o.init_image
+  return core.image.resize(M.load(from), {shape[3], shape[4]}):to(dev)
+end
+
+-- The iterate as an output image: on the CPU, in [0,1], with the content's colours when
+-- the options ask for them.
+function M.output(img, content, o)
+  local out = img:cpu():clamp(0, 1)
+  if o.original_colors then out = core.image.original_colors(content, out) end
+  return out
+end
+
+return M

@@ -1,0 +1,109 @@
+-- The options of nst.transfer: their defaults (the one table that nst.transfer and the
+-- command line's help both read) and the check that turns a user's table into the
+-- options of a run.
+local check = require "nst.check"
+
+local M = {}
+
+-- Layers by model, used when the options name none.
+M.layers = {
+  vgg16 = {content_layers = {"relu4_3"}, style_layers = {"relu1_2", "relu2_2", "relu3_3", "relu4_3"}},
+  vgg19 = {content_layers = {"relu4_2"},
+           style_layers = {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}},
+}
+
+-- Defaults for everything but the layers (which depend on the model). content_weight 5
+-- and style_weight 0.1 were chosen on VGG19 (caffe weights, 0..255 inputs) at 256 px with
+-- Adam lr 1 from the content image, starry_night onto leuven: after 300 iterations the
+-- strokes and colours of the style cover the image while the content stays recognizable.
+-- The balance depends on the weights' input scale: features of torchvision-normalized
+-- weights are ~58x smaller, which makes the style term ~3300x weaker relative to the
+-- content; raise style_weight accordingly for such weights. tv_weight 1e-3 is a very
+-- light smoothing at these scales (about 1e-5 of the total).
+M.defaults = {
+  model = "vgg16", content_weight = 5, style_weight = 0.1, tv_weight = 1e-3, init = "content",
+  optimizer = "adam", learning_rate = 1, num_iterations = 500, print_iter = 50, save_iter = 0,
+  pooling = "avg", image_size = 512, style_scale = 1, original_colors = false, device = "cpu",
+  -- mid-grey plus Gaussian noise of this std for init = "noise": the image's components
+  -- the network hardly sees keep their start value, so start them small
+  noise_std = 0.1,
+  tv_kind = "squared", content_mean = true, clamp = true, handle_signals = true,
+  cuda_graph = false, normalize_gradients = false,
+  -- lbfgs.line_search: "wolfe" takes each step only with a sufficient decrease (strong
+  -- Wolfe conditions, optim.lswolfe; usually one evaluation per iteration, more where the
+  -- step needs adjusting); "none" is Torch7's and neural-style's fixed step, which
+  -- diverges on style-only losses. nCorrection: the size of L-BFGS's history.
+  lbfgs = {line_search = "wolfe", nCorrection = 100},
+}
+
+-- The options without a default (nil unless given).
+local optional = {
+  "content_image", "style_images", "style_blend_weights", "weights", "content_layers", "style_layers",
+  "layer_weights", "init_image", "lr_decay", "printer", "seed", "output", "on_iter", "net", "record_every",
+}
+
+local known = {}
+for k in pairs(M.defaults) do known[k] = true end
+for _, k in ipairs(optional) do known[k] = true end
+
+local function fail(msg, ...) error("nst.transfer: " .. msg:format(...), 0) end
+
+local NONNEGATIVE = {min = 0}
+local COUNT = {integer = true, min = 0}
+
+-- user -> (defaults merged in, one level deep for tables such as lbfgs)
+local function merged(user)
+  local o = {}
+  for k, v in pairs(M.defaults) do o[k] = v end
+  for k, v in pairs(user) do
+    if type(v) == "table" and type(M.defaults[k]) == "table" then
+      local t = {}
+      for dk, dv in pairs(M.defaults[k]) do t[dk] = dv end
+      for uk, uv in pairs(v) do t[uk] = uv end
+      v = t
+    end
+    o[k] = v
+  end
+  return o
+end
+
+-- init names: nst's own and neural-style's (random, image)
+local INITS = {content = "content", noise = "noise", style = "style", file = "file", random = "noise",
+               image = "content"}
+
+local function check_init(o)
+  if not INITS[o.init] then fail("init must be content, noise, style or file, got %s", tostring(o.init)) end
+  o.init = INITS[o.init]
+  if o.init_image and o.init ~= "noise" then o.init = "file" end
+  if o.init == "file" and not o.init_image then fail("init = \"file\" needs init_image") end
+end
+
+-- The options of a run: the user's table checked, with the defaults filled in.
+function M.check(user)
+  if type(user) ~= "table" then fail("expected an options table") end
+  check.keys("nst.transfer", user, known)
+  local o = merged(user)
+  if not M.layers[o.model] then fail("model must be \"vgg16\" or \"vgg19\", got %s", tostring(o.model)) end
+  o.content_layers = o.content_layers or M.layers[o.model].content_layers
+  o.style_layers = o.style_layers or M.layers[o.model].style_layers
+  if o.content_image == nil then fail("content_image is required") end
+  if type(o.style_images) ~= "table" then o.style_images = o.style_images and {o.style_images} or {} end
+  if #o.style_images == 0 and o.style_weight ~= 0 then fail("style_images is required (or style_weight = 0)") end
+  for _, k in ipairs{"content_weight", "style_weight", "tv_weight", "learning_rate", "style_scale"} do
+    check.number("nst.transfer", k, o[k], NONNEGATIVE)
+  end
+  for _, k in ipairs{"num_iterations", "print_iter", "save_iter"} do check.number("nst.transfer", k, o[k], COUNT) end
+  check_init(o)
+  if o.optimizer ~= "adam" and o.optimizer ~= "lbfgs" then fail("optimizer must be adam or lbfgs, got %s", tostring(o.optimizer)) end
+  if o.optimizer == "lbfgs" and o.lbfgs.line_search ~= "wolfe" and o.lbfgs.line_search ~= "none" then
+    fail("lbfgs.line_search must be \"wolfe\" or \"none\", got %s", tostring(o.lbfgs.line_search))
+  end
+  if o.layer_weights and #o.layer_weights ~= #o.style_layers then
+    fail("layer_weights has %d entries for %d style layers", #o.layer_weights, #o.style_layers)
+  end
+  -- reading a loss back waits for the device: on a GPU record only what is printed
+  o.record_every = o.record_every or (o.device == "cpu" and 1 or math.max(o.print_iter, 1))
+  return o
+end
+
+return M

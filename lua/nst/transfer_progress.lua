@@ -1,0 +1,107 @@
+-- What a transfer run does after each iteration: the history row (what the CSV and SVG
+-- plots show), the stop on a NaN loss, the progress line, checkpoints, the on_iter
+-- callback, and Ctrl-C / SIGTERM.
+local core = require "nst.core"
+local images = require "nst.transfer_images"
+
+local M = {}
+
+-- Inserts _<it> before the extension: out.png -> out_100.png
+function M.checkpoint_name(output, it)
+  local base, ext = output:match("^(.*)(%.[^./]+)$")
+  if not base then base, ext = output, ".png" end
+  return ("%s_%d%s"):format(base, it, ext)
+end
+
+-- An empty history: a list of rows {iteration =, content =, style = {layer = v}, tv =,
+-- total =, [other term] = ...}, plus the layers (nst.plot's column order).
+function M.new_history(o)
+  return {style_layers = o.style_layers, content_layers = o.content_layers}
+end
+
+-- Reads the parts of an evaluation back from the device as a history row and appends it.
+-- Terms that are absent count 0 (content, tv, and each style layer: the plots' columns).
+function M.record(run, it, parts)
+  local r = {iteration = it, content = 0, style = {}, tv = 0, total = parts.total:item()}
+  for _, l in ipairs(run.opts.style_layers) do r.style[l] = 0 end
+  for name, v in pairs(parts) do
+    if name ~= "total" then
+      if type(v) == "table" then
+        r[name] = r[name] or {}
+        for l, t in pairs(v) do r[name][l] = t:item() end
+      else
+        r[name] = v:item()
+      end
+    end
+  end
+  local history = run.history
+  history[#history + 1] = r
+  return r
+end
+
+-- A NaN/Inf loss ends the run before anything is written from it, so the last
+-- checkpoint on disk stays the last good image.
+local function check_finite(run, r)
+  local t, o = r.total, run.opts
+  if t ~= t or t == math.huge or t == -math.huge then
+    error(("nst.transfer: the loss became %s at iteration %d (try a lower learning_rate or weights)%s")
+      :format(tostring(t), r.iteration, o.output and o.save_iter > 0 and "; the last checkpoint is kept" or ""), 0)
+  end
+end
+
+function M.default_printer(r, o)
+  local parts = {("Iteration %d / %d"):format(r.iteration, o.num_iterations),
+                 ("  content %.4g"):format(r.content)}
+  for _, name in ipairs(o.style_weight > 0 and o.style_layers or {}) do parts[#parts + 1] = ("  style %s %.4g"):format(name, r.style[name]) end
+  parts[#parts + 1] = ("  tv %.4g  total %.4g"):format(r.tv, r.total)
+  print(table.concat(parts))
+end
+
+-- Writes the image of the run at iteration it as a checkpoint; returns its path.
+function M.checkpoint(run, it)
+  local path = M.checkpoint_name(run.opts.output, it)
+  core.image.save(images.output(run.image, run.content, run.opts), path)
+  return path
+end
+
+-- Ctrl-C / SIGTERM: stop after this iteration with a final checkpoint (written
+-- atomically; a second signal exits at once without leaving a partial file).
+local function stop_on_signal(run, it)
+  local sig = run.opts.handle_signals and core.signals_pending()
+  if not sig then return end
+  local where = run.opts.output and "; wrote " .. M.checkpoint(run, it) or ""
+  error(("nst.transfer: interrupted by %s at iteration %d%s"):format(sig, it, where), 0)
+end
+
+-- After iteration it, whose evaluation gave parts: record (every record_every
+-- iterations, and whenever the row is printed or a checkpoint written), print, save a
+-- checkpoint, call on_iter, stop on a signal.
+function M.after(run, it, parts)
+  local o = run.opts
+  run.iteration = it
+  local printed = o.print_iter > 0 and (it % o.print_iter == 0 or it == o.num_iterations)
+  local save = o.save_iter > 0 and it % o.save_iter == 0 and it < o.num_iterations and o.output
+  local r
+  if save or printed or it % o.record_every == 0 or it == o.num_iterations then
+    r = M.record(run, it, parts)
+    check_finite(run, r)
+  end
+  if printed then (o.printer or M.default_printer)(r, o) end
+  if save then M.checkpoint(run, it) end
+  if o.on_iter then o.on_iter(it, run.image, parts, r) end
+  stop_on_signal(run, it)
+end
+
+-- Runs fn() with Ctrl-C / SIGTERM caught (when the options handle signals), restoring the
+-- previous handlers whatever happens; raises fn's error.
+function M.with_signals(o, fn)
+  if o.handle_signals then
+    core.signals_install()
+    core.signals_clear()
+  end
+  local ok, err = pcall(fn)
+  if o.handle_signals then core.signals_restore() end
+  if not ok then error(err, 0) end
+end
+
+return M
