@@ -1,6 +1,7 @@
 -- Optimizers: Adam (fused C/CUDA step, state in a Lua object), a step-decay schedule,
 -- and the Torch7 shapes optim.adam(feval, x, config, state) / optim.lbfgs(...).
 local core = require "nst.core"
+local check = require "nst.check"
 
 local M = {}
 
@@ -13,12 +14,11 @@ local function num(v)
   return v:item() -- a 1-element tensor (device scalar)
 end
 
+-- v checked as a number >= lo (and < hi) for nst.optim.<fn>; the error points at the
+-- caller of the function that checks (level 3 seen from here: not a tail call).
 local function check_number(fn, name, v, lo, hi)
-  if type(v) ~= "number" or v ~= v or v < lo or (hi and v >= hi) then
-    error(("nst.optim.%s: %s must be a number in [%s, %s), got %s"):format(fn, name, lo, hi or "inf",
-      tostring(v)), 3)
-  end
-  return v
+  local ok = check.number("nst.optim." .. fn, name, v, {min = lo, below = hi, level = 3})
+  return ok
 end
 
 -- ---- Adam object ------------------------------------------------------------
@@ -90,10 +90,7 @@ end
 -- sched(it, base) -> lr;  sched:apply(optimizer, it, base) sets optimizer.lr.
 function M.step_decay(cfg)
   cfg = cfg or {}
-  local every = cfg.every
-  if math.type(every) ~= "integer" or every < 1 then
-    error(("nst.optim.step_decay: every must be an integer >= 1, got %s"):format(tostring(every)), 2)
-  end
+  local every = check.number("nst.optim.step_decay", "every", cfg.every, {integer = true, min = 1, level = 2})
   local gamma = check_number("step_decay", "gamma", cfg.gamma or 0.5, 0)
   local s = {every = every, gamma = gamma}
   function s.apply(self, opt, it, base)
@@ -123,6 +120,72 @@ local function cubic_min(x1, f1, g1, x2, f2, g2, lo, hi)
   return math.min(math.max(m, lo), hi)
 end
 
+-- A line search: the points x0 + t·d it has evaluated, as {t =, f =, g =, gtd = g·d}.
+local function probe(ls, t)
+  ls.x:copy(ls.x0)
+  ls.x:add_(ls.d, t)
+  local fv, gv = ls.feval(ls.x)
+  ls.evals = ls.evals + 1
+  gv = gv:clone() -- feval may reuse its gradient tensor
+  return {t = t, f = num(fv), g = gv, gtd = gv:dot(ls.d):item()}
+end
+
+-- Bracketing: from the first trial step, extrapolate until a step satisfies both
+-- conditions (returns {point}, true) or an interval holds one ({point, point}, false).
+local function bracket(ls, p0, new)
+  local prev, iter = p0, 0
+  while iter < ls.max_iter do
+    if new.f > p0.f + ls.c1 * new.t * p0.gtd or (iter > 1 and new.f >= prev.f) then return {prev, new}, false, iter end
+    if math.abs(new.gtd) <= -ls.c2 * p0.gtd then return {new}, true, iter end
+    if new.gtd >= 0 then return {prev, new}, false, iter end
+    -- still descending: extrapolate, at least 1% beyond t and at most 10 t
+    local t = new.t
+    local t_next = cubic_min(prev.t, prev.f, prev.gtd, t, new.f, new.gtd, t + 0.01 * (t - prev.t), 10 * t)
+    prev, new = new, probe(ls, t_next)
+    iter = iter + 1
+  end
+  return {p0, new}, false, iter
+end
+
+-- The next trial step inside the bracket: the cubic's minimizer, moved 10% inside when
+-- it falls too close to an end twice in a row (or at one). Returns t and the new flag.
+local function zoom_step(br, insuf)
+  local t = cubic_min(br[1].t, br[1].f, br[1].gtd, br[2].t, br[2].f, br[2].gtd)
+  local bmax, bmin = math.max(br[1].t, br[2].t), math.min(br[1].t, br[2].t)
+  local eps = 0.1 * (bmax - bmin)
+  if not (math.min(bmax - t, t - bmin) < eps) then return t, false end
+  if insuf or t >= bmax or t <= bmin then
+    return math.abs(t - bmax) < math.abs(t - bmin) and bmax - eps or bmin + eps, false
+  end
+  return t, true
+end
+
+-- Zoom: shrink the bracket around a point satisfying both conditions. Returns the
+-- bracket and the index of its best point.
+local function zoom(ls, p0, br, done, iter)
+  local insuf, t = false, nil
+  local lo, hi = 1, 2
+  if #br == 2 and br[1].f > br[2].f then lo, hi = 2, 1 end
+  while not done and iter < ls.max_iter do
+    if math.abs(br[2].t - br[1].t) * ls.d_norm < ls.tol then break end
+    t, insuf = zoom_step(br, insuf)
+    local new = probe(ls, t)
+    iter = iter + 1
+    if new.f > p0.f + ls.c1 * t * p0.gtd or new.f >= br[lo].f then
+      br[hi] = new
+      if br[1].f <= br[2].f then lo, hi = 1, 2 else lo, hi = 2, 1 end
+    else
+      if math.abs(new.gtd) <= -ls.c2 * p0.gtd then
+        done = true
+      elseif new.gtd * (br[hi].t - br[lo].t) >= 0 then
+        br[hi] = br[lo]
+      end
+      br[lo] = new
+    end
+  end
+  return br, lo
+end
+
 -- f, g, x, t, evals = optim.lswolfe(feval, x, t, d, f, g, gtd [, opts]): finds a step t
 -- along d satisfying the strong Wolfe conditions
 --   f(x + t d) <= f + c1 t gtd   and   |g(x + t d) . d| <= -c2 gtd
@@ -132,90 +195,105 @@ end
 -- bracket width times max|d|), maxIter (25). Shaped for optim.lbfgs's lineSearch.
 function M.lswolfe(feval, x, t, d, f, g, gtd, opts)
   opts = opts or {}
-  local c1, c2 = opts.c1 or 1e-4, opts.c2 or 0.9
-  local tol, max_ls = opts.tolX or 1e-9, opts.maxIter or 25
-  local d_norm = d:abs():max():item()
-  local x0 = x:clone()
-  local evals = 0
-  local function at(step) -- f, g, g.d at x0 + step d
-    x:copy(x0)
-    x:add_(d, step)
-    local fv, gv = feval(x)
-    evals = evals + 1
-    gv = gv:clone() -- feval may reuse its gradient tensor
-    return num(fv), gv, gv:dot(d):item()
-  end
-
-  local f_new, g_new, gtd_new = at(t)
-  local t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
-  local br, br_f, br_g, br_gtd -- bracket: steps, values, gradients, slopes
-  local done, ls_iter = false, 0
-  while ls_iter < max_ls do
-    if f_new > f + c1 * t * gtd or (ls_iter > 1 and f_new >= f_prev) then
-      br, br_f, br_g, br_gtd = {t_prev, t}, {f_prev, f_new}, {g_prev, g_new}, {gtd_prev, gtd_new}
-      break
-    end
-    if math.abs(gtd_new) <= -c2 * gtd then
-      br, br_f, br_g, br_gtd = {t}, {f_new}, {g_new}, {gtd_new}
-      done = true
-      break
-    end
-    if gtd_new >= 0 then
-      br, br_f, br_g, br_gtd = {t_prev, t}, {f_prev, f_new}, {g_prev, g_new}, {gtd_prev, gtd_new}
-      break
-    end
-    -- still descending: extrapolate, at least 1% beyond t and at most 10 t
-    local t_next = cubic_min(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, t + 0.01 * (t - t_prev), 10 * t)
-    t_prev, f_prev, g_prev, gtd_prev = t, f_new, g_new, gtd_new
-    t = t_next
-    f_new, g_new, gtd_new = at(t)
-    ls_iter = ls_iter + 1
-  end
-  if ls_iter == max_ls then
-    br, br_f, br_g, br_gtd = {0, t}, {f, f_new}, {g, g_new}, {gtd, gtd_new}
-  end
-
-  -- zoom: shrink the bracket around a point satisfying both conditions
-  local insuf = false
-  local lo, hi = 1, 2
-  if #br == 2 and br_f[1] > br_f[2] then lo, hi = 2, 1 end
-  while not done and ls_iter < max_ls do
-    if math.abs(br[2] - br[1]) * d_norm < tol then break end
-    t = cubic_min(br[1], br_f[1], br_gtd[1], br[2], br_f[2], br_gtd[2])
-    -- a trial too close to an end twice in a row (or at one) moves 10% inside
-    local bmax, bmin = math.max(br[1], br[2]), math.min(br[1], br[2])
-    local eps = 0.1 * (bmax - bmin)
-    if math.min(bmax - t, t - bmin) < eps then
-      if insuf or t >= bmax or t <= bmin then
-        t = math.abs(t - bmax) < math.abs(t - bmin) and bmax - eps or bmin + eps
-        insuf = false
-      else
-        insuf = true
-      end
-    else
-      insuf = false
-    end
-    f_new, g_new, gtd_new = at(t)
-    ls_iter = ls_iter + 1
-    if f_new > f + c1 * t * gtd or f_new >= br_f[lo] then
-      br[hi], br_f[hi], br_g[hi], br_gtd[hi] = t, f_new, g_new, gtd_new
-      if br_f[1] <= br_f[2] then lo, hi = 1, 2 else lo, hi = 2, 1 end
-    else
-      if math.abs(gtd_new) <= -c2 * gtd then
-        done = true
-      elseif gtd_new * (br[hi] - br[lo]) >= 0 then
-        br[hi], br_f[hi], br_g[hi], br_gtd[hi] = br[lo], br_f[lo], br_g[lo], br_gtd[lo]
-      end
-      br[lo], br_f[lo], br_g[lo], br_gtd[lo] = t, f_new, g_new, gtd_new
-    end
-  end
-  t = br[lo]
-  x:copy(x0)
-  x:add_(d, t)
-  return br_f[lo], br_g[lo], x, t, evals
+  local ls = {feval = feval, x = x, d = d, c1 = opts.c1 or 1e-4, c2 = opts.c2 or 0.9, tol = opts.tolX or 1e-9,
+              max_iter = opts.maxIter or 25, d_norm = d:abs():max():item(), x0 = x:clone(), evals = 0}
+  local p0 = {t = 0, f = f, g = g, gtd = gtd}
+  local br, done, iter = bracket(ls, p0, probe(ls, t))
+  local lo
+  br, lo = zoom(ls, p0, br, done, iter)
+  x:copy(ls.x0)
+  x:add_(d, br[lo].t)
+  return br[lo].f, br[lo].g, x, br[lo].t, ls.evals
 end
 
 -- ---- L-BFGS -----------------------------------------------------------------
+
+local function lbfgs_settings(config)
+  local maxIter = tonumber(config.maxIter) or 20
+  return {maxIter = maxIter, maxEval = tonumber(config.maxEval) or maxIter * 1.25,
+          tolFun = config.tolFun or 1e-5, tolX = config.tolX or 1e-9, nCorrection = config.nCorrection or 100,
+          lineSearch = config.lineSearch, lineSearchOptions = config.lineSearchOptions,
+          lr = config.learningRate or 1, keepEval = config.keepEval}
+end
+
+-- f, g at x and the evaluations spent: state.fg, {f, g} left at x by the previous call's
+-- line search (which ends at an evaluated point), else one evaluation.
+local function lbfgs_start(feval, x, state)
+  if state.fg then
+    local f, g = state.fg[1], state.fg[2]
+    state.fg = nil
+    return f, g, 0
+  end
+  local f, g = feval(x)
+  state.funcEval = state.funcEval + 1
+  return num(f), g, 1
+end
+
+-- Memory update: s = t·d (the step taken), y = g − g_old, kept when y·s > 1e-10.
+local function lbfgs_remember(state, g, nCorrection)
+  local y = g - state.g_old
+  local s = state.d * state.t
+  local ys = y:dot(s):item()
+  if ys <= 1e-10 then return end
+  if #state.old_dirs == nCorrection then
+    table.remove(state.old_dirs, 1)
+    table.remove(state.old_stps, 1)
+  end
+  state.old_dirs[#state.old_dirs + 1] = s
+  state.old_stps[#state.old_stps + 1] = y
+  state.Hdiag = ys / y:dot(y):item()
+end
+
+-- The search direction d = −H·g: steepest descent at the first iteration, else the
+-- two-loop recursion over the memory (after adding the last step to it).
+local function lbfgs_direction(state, g, nCorrection)
+  if state.nIter == 1 then
+    state.old_dirs, state.old_stps, state.Hdiag = {}, {}, 1
+    return -g
+  end
+  lbfgs_remember(state, g, nCorrection)
+  local dirs, stps = state.old_dirs, state.old_stps
+  local k = #dirs
+  local ro, al = {}, {}
+  for i = 1, k do ro[i] = 1 / stps[i]:dot(dirs[i]):item() end
+  local q = -g
+  for i = k, 1, -1 do
+    al[i] = dirs[i]:dot(q):item() * ro[i]
+    q:add_(stps[i], -al[i])
+  end
+  local d = q:mul_(state.Hdiag)
+  for i = 1, k do
+    local be_i = stps[i]:dot(d):item() * ro[i]
+    d:add_(dirs[i], al[i] - be_i)
+  end
+  return d
+end
+
+-- The step along d from x (f, g there): the line search's, or the fixed step t followed
+-- by an evaluation unless this is the call's last iteration (f, g then stay). Appends
+-- the value at the new point to f_hist when it was evaluated. Returns f, g, x, t and the
+-- evaluations spent.
+local function lbfgs_step(feval, x, d, t, f, g, gtd, s, state, last, f_hist)
+  local evals
+  if type(s.lineSearch) == "function" then
+    f, g, x, t, evals = s.lineSearch(feval, x, t, d, f, g, gtd, s.lineSearchOptions)
+    f = num(f)
+    if s.keepEval then state.fg = {f, g} end
+  else
+    x:add_(d, t)
+    if last then return f, g, x, t, 0 end
+    f, g = feval(x)
+    f, evals = num(f), 1
+  end
+  f_hist[#f_hist + 1] = f
+  return f, g, x, t, evals
+end
+
+-- Whether to stop after an iteration (other than by the iteration count).
+local function lbfgs_done(s, evals, f, g, d, t, f_old)
+  return evals >= s.maxEval or g:abs():sum():item() <= s.tolFun
+      or d:abs():sum():item() * math.abs(t) <= s.tolX or math.abs(f - f_old) < s.tolX
+end
 
 -- x, f_hist, evals = optim.lbfgs(feval, x, config, state): Torch7's optim.lbfgs on nst
 -- tensors. feval(x) -> f (number or 1-element tensor), gradient (x's shape).
@@ -226,116 +304,36 @@ end
 -- next call instead of evaluating x again; x must not change in between).
 -- Without a line search the iterates match torch.optim.LBFGS(line_search_fn=None);
 -- only the stopping tests differ (Torch7 uses L1 norms, PyTorch max norms).
--- state carries the history across calls, so calling it again continues the run.
+-- state carries the history across calls, so calling it again continues the run;
+-- state.stalled tells that the last direction was no descent direction.
 function M.lbfgs(feval, x, config, state)
   if type(feval) ~= "function" then error("nst.optim.lbfgs: expected feval as the first argument", 2) end
   config = config or {}
   state = state or config
-  local maxIter = tonumber(config.maxIter) or 20
-  local maxEval = tonumber(config.maxEval) or maxIter * 1.25
-  local tolFun = config.tolFun or 1e-5
-  local tolX = config.tolX or 1e-9
-  local nCorrection = config.nCorrection or 100
-  local lineSearch = config.lineSearch
-  local lr = config.learningRate or 1
+  local s = lbfgs_settings(config)
   state.funcEval = state.funcEval or 0
   state.nIter = state.nIter or 0
-
-  -- state.fg: {f, g} already known at x (left by the previous call's line search, which
-  -- ends at an evaluated point), saving an evaluation when called one iteration at a time
-  local f, g
-  local evals = 0
-  if state.fg then
-    f, g = state.fg[1], state.fg[2]
-    state.fg = nil
-  else
-    f, g = feval(x)
-    f = num(f)
-    evals = 1
-    state.funcEval = state.funcEval + 1
-  end
+  local f, g, evals = lbfgs_start(feval, x, state)
   local f_hist = {f}
-  if g:abs():sum():item() <= tolFun then return x, f_hist, evals end
-
-  local d, t = state.d, state.t
-  local old_dirs, old_stps, Hdiag = state.old_dirs, state.old_stps, state.Hdiag
-  local g_old, f_old = state.g_old, state.f_old
+  if g:abs():sum():item() <= s.tolFun then return x, f_hist, evals end
   local nIter = 0
-  while nIter < maxIter do
+  while nIter < s.maxIter do
     nIter = nIter + 1
     state.nIter = state.nIter + 1
-    if state.nIter == 1 then
-      d = -g
-      old_dirs, old_stps, Hdiag = {}, {}, 1
-    else
-      -- memory update: s = t·d (the step taken), y = g − g_old
-      local y = g - g_old
-      local s = d * t
-      local ys = y:dot(s):item()
-      if ys > 1e-10 then
-        if #old_dirs == nCorrection then
-          table.remove(old_dirs, 1)
-          table.remove(old_stps, 1)
-        end
-        old_dirs[#old_dirs + 1] = s
-        old_stps[#old_stps + 1] = y
-        Hdiag = ys / y:dot(y):item()
-      end
-      -- two-loop recursion: d = −H·g
-      local k = #old_dirs
-      local ro, al = {}, {}
-      for i = 1, k do ro[i] = 1 / old_stps[i]:dot(old_dirs[i]):item() end
-      local q = -g
-      for i = k, 1, -1 do
-        al[i] = old_dirs[i]:dot(q):item() * ro[i]
-        q:add_(old_stps[i], -al[i])
-      end
-      d = q:mul_(Hdiag)
-      for i = 1, k do
-        local be_i = old_stps[i]:dot(d):item() * ro[i]
-        d:add_(old_dirs[i], al[i] - be_i)
-      end
-    end
-    g_old = g:clone()
-    f_old = f
-
+    local d = lbfgs_direction(state, g, s.nCorrection)
+    state.d, state.g_old, state.f_old = d, g:clone(), f
     local gtd = g:dot(d):item()
-    state.stalled = gtd > -tolX
-    if state.stalled then break end -- no descent possible along d (state.stalled tells callers)
-
-    if state.nIter == 1 then
-      t = math.min(1, 1 / g:abs():sum():item()) * lr
-    else
-      t = lr
-    end
-
-    local ls_evals = 0
-    if type(lineSearch) == "function" then
-      f, g, x, t, ls_evals = lineSearch(feval, x, t, d, f, g, gtd, config.lineSearchOptions)
-      f = num(f)
-      f_hist[#f_hist + 1] = f
-      if config.keepEval then state.fg = {f, g} end
-    else
-      x:add_(d, t)
-      if nIter ~= maxIter then
-        f, g = feval(x)
-        f = num(f)
-        ls_evals = 1
-        f_hist[#f_hist + 1] = f
-      end
-    end
-    evals = evals + ls_evals
-    state.funcEval = state.funcEval + ls_evals
-
-    if nIter == maxIter then break end
-    if evals >= maxEval then break end
-    if g:abs():sum():item() <= tolFun then break end
-    if (d:abs():sum():item() * math.abs(t)) <= tolX then break end
-    if math.abs(f - f_old) < tolX then break end
+    state.stalled = gtd > -s.tolX
+    if state.stalled then break end -- no descent possible along d
+    local t = s.lr
+    if state.nIter == 1 then t = math.min(1, 1 / g:abs():sum():item()) * s.lr end
+    local n
+    f, g, x, t, n = lbfgs_step(feval, x, d, t, f, g, gtd, s, state, nIter == s.maxIter, f_hist)
+    state.t = t
+    evals = evals + n
+    state.funcEval = state.funcEval + n
+    if nIter == s.maxIter or lbfgs_done(s, evals, f, g, d, t, state.f_old) then break end
   end
-  state.d, state.t = d, t
-  state.old_dirs, state.old_stps, state.Hdiag = old_dirs, old_stps, Hdiag
-  state.g_old, state.f_old = g_old, f_old
   return x, f_hist, evals
 end
 
