@@ -71,6 +71,33 @@ describe("nst.cli.parse", function()
     assert.is_nil(ns.proto_file)
   end)
 
+  it("states each default in --help from nst.transfer's own table", function()
+    local defaults = require("nst.transfer_options").defaults
+    local help = cli.help()
+    local function line(flag) return help:match("\n  %-" .. flag .. " [^\n]*") end
+    for flag, key in pairs{image_size = "image_size", content_weight = "content_weight",
+                           style_weight = "style_weight", num_iterations = "num_iterations",
+                           learning_rate = "learning_rate", print_iter = "print_iter", save_iter = "save_iter",
+                           style_scale = "style_scale"} do
+      assert.truthy(line(flag):find(("(%g)"):format(defaults[key]), 1, true), flag)
+    end
+    assert.truthy(line("tv_weight"):find("(0.001)", 1, true))
+    assert.truthy(line("optimizer"):find("(adam)", 1, true))
+    assert.truthy(line("model"):find("(vgg16)", 1, true))
+    assert.truthy(line("init"):find("(content)", 1, true))
+    assert.truthy(line("original_colors"):find("(0)", 1, true))
+    assert.truthy(line("lbfgs_num_correction"):find("(100)", 1, true))
+    assert.truthy(line("lbfgs_line_search"):find("(wolfe)", 1, true))
+    assert.truthy(line("content_layers"):find("vgg16: relu4_3; vgg19: relu4_2", 1, true))
+    assert.truthy(line("output_image"):find("(out.png)", 1, true))
+    -- a changed default shows at once
+    local saved = defaults.num_iterations
+    defaults.num_iterations = 123
+    local changed = line("num_iterations") and cli.help():match("\n  %-num_iterations [^\n]*")
+    defaults.num_iterations = saved
+    assert.truthy(changed:find("(123)", 1, true))
+  end)
+
   it("reports unknown flags, bad values and missing values", function()
     assert.are.equal("unknown flag -stlye_image (see --help)", parse_error(with("-stlye_image", "x")))
     assert.are.equal("-image_size: expected a number, got 'big'", parse_error(with("-image_size", "big")))
@@ -91,6 +118,9 @@ describe("nst.cli.parse", function()
     assert.are.equal("-style_weight must be >= 0, got -1", parse_error(with("-style_weight", "-1")))
     assert.are.equal("unexpected argument 'extra' (flags start with -)", parse_error(with("extra")))
     assert.are.equal("-gpu must be -1 (CPU) or a device number >= 0", parse_error(with("-gpu", "-3")))
+    assert.are.equal("-style_scale must be > 0, got 0", parse_error(with("-style_scale", "0")))
+    assert.are.equal("-image_size must be in [1, 16384], got 20000", parse_error(with("-image_size", "20000")))
+    assert.are.equal("-backend: expected nn|cudnn|clnn, got 'x'", parse_error(with("-backend", "x")))
   end)
 end)
 

@@ -2,6 +2,9 @@
 --   lua5.4 -e 'os.exit(require("nst.cli").main(arg))' -content_image a.jpg -style_image b.jpg
 -- cli.parse(args) is pure (returns options or raises a message); cli.main(args) runs the
 -- transfer and returns an exit status (2 on bad usage).
+local check = require "nst.check"
+local options = require "nst.transfer_options"
+
 local M = {}
 
 local function usage_error(msg, ...) error({usage = msg:format(...)}, 0) end
@@ -20,59 +23,102 @@ local function number_list(flag, s)
   return out
 end
 
--- Flag -> {option key, kind, help}. kind: string, number, integer, list, numbers, bool, choice.
-M.flags = {
-  content_image = {"content_image", "string", "content image (required)"},
-  style_image = {"style_images", "list", "style image(s), comma separated (required)"},
-  style_blend_weights = {"style_blend_weights", "numbers", "blend weights of the style images (default equal)"},
-  image_size = {"image_size", "integer", "longer side of the output in pixels (512)"},
-  gpu = {"gpu", "integer", "-1 for the CPU, >= 0 for CUDA (-1)"},
-  content_weight = {"content_weight", "number", "weight of the content loss (5)"},
-  style_weight = {"style_weight", "number", "weight of the style loss (0.1)"},
-  tv_weight = {"tv_weight", "number", "weight of total variation (1e-3)"},
-  num_iterations = {"num_iterations", "integer", "iterations (500)"},
-  init = {"init", "choice", "random|image|content|noise|style (image)",
-          {random = "noise", image = "content", content = "content", noise = "noise", style = "style"}},
-  init_image = {"init_image", "string", "start from this image"},
-  optimizer = {"optimizer", "choice", "adam|lbfgs (adam)", {adam = "adam", lbfgs = "lbfgs"}},
-  learning_rate = {"learning_rate", "number", "Adam: grey levels per step; L-BFGS: step factor (1)"},
-  print_iter = {"print_iter", "integer", "print progress every N iterations, 0 = never (50)"},
-  save_iter = {"save_iter", "integer", "write a checkpoint every N iterations, 0 = never (0)"},
-  output_image = {"output", "string", "output image (out.png); also writes <output>.csv and .svg"},
-  style_scale = {"style_scale", "number", "style image size relative to image_size (1)"},
-  original_colors = {"original_colors", "bool", "1 to keep the content's colours (0)"},
-  pooling = {"pooling", "choice", "max|avg (avg)", {max = "max", avg = "avg"}},
-  model_file = {"weights", "string", "weights file (.safetensors); default: looked up"},
-  model = {"model", "choice", "vgg16|vgg19 (vgg16)", {vgg16 = "vgg16", vgg19 = "vgg19"}},
-  content_layers = {"content_layers", "list", "content layers, comma separated"},
-  style_layers = {"style_layers", "list", "style layers, comma separated"},
-  seed = {"seed", "integer", "random seed"},
-  precision = {"precision", "choice", "fp32|tf32|bf16 (tf32): math of CUDA convolutions and GEMMs", {fp32 = "fp32", tf32 = "tf32", bf16 = "bf16"}},
-  cuda_graph = {"cuda_graph", "bool", "1 to replay each Adam iteration as one CUDA graph (0)"},
-  lbfgs_line_search = {"lbfgs_line_search", "choice", "wolfe|none (wolfe): L-BFGS step search; none = neural-style's fixed step",
-                       {wolfe = "wolfe", none = "none"}},
-  lbfgs_num_correction = {"lbfgs_num_correction", "integer", "L-BFGS history size (100)"},
-  normalize_gradients = {"normalize_gradients", "bool", "1 to divide each loss's gradient by its L1 norm, as neural-style (0)"},
+-- The flags in --help's order: {name, kind, help, key = the nst.transfer option (default:
+-- the name; "a.b" is field b of option a), choices = the values of a choice (aliases:
+-- other names for them), min/max/above = the range of a number, default = the default
+-- of a flag that is no nst.transfer option, ignored = accepted and dropped}.
+-- kind: string, number, integer, list, numbers, bool, choice. The defaults of the others
+-- come from nst.transfer's own table (nst.transfer_options).
+local FLAGS = {
+  {"content_image", "string", "content image (required)"},
+  {"style_image", "list", "style image(s), comma separated (required)", key = "style_images"},
+  {"style_blend_weights", "numbers", "blend weights of the style images (default equal)"},
+  {"image_size", "integer", "longer side of the output in pixels", min = 1, max = 16384},
+  {"gpu", "integer", "-1 for the CPU, >= 0 for CUDA", default = -1},
+  {"model", "choice", "the network", choices = {"vgg16", "vgg19"}},
+  {"model_file", "string", "weights file (.safetensors); default: looked up", key = "weights"},
+  {"content_weight", "number", "weight of the content loss", min = 0},
+  {"style_weight", "number", "weight of the style loss", min = 0},
+  {"tv_weight", "number", "weight of total variation", min = 0},
+  {"num_iterations", "integer", "iterations", min = 0},
+  {"init", "choice", "the start image", choices = {"random", "image", "content", "noise", "style"},
+   aliases = options.inits},
+  {"init_image", "string", "start from this image"},
+  {"optimizer", "choice", "the optimizer", choices = {"adam", "lbfgs"}},
+  {"learning_rate", "number", "Adam: grey levels per step; L-BFGS: step factor", min = 0},
+  {"print_iter", "integer", "print progress every N iterations, 0 = never", min = 0},
+  {"save_iter", "integer", "write a checkpoint every N iterations, 0 = never", min = 0},
+  {"output_image", "string", "output image; also writes <output>.csv and .svg", key = "output",
+   default = "out.png"},
+  {"style_scale", "number", "style image size relative to image_size", above = 0},
+  {"original_colors", "bool", "1 to keep the content's colours"},
+  {"pooling", "choice", "pooling layers", choices = {"max", "avg"}},
+  {"content_layers", "list", "content layers, comma separated"},
+  {"style_layers", "list", "style layers, comma separated"},
+  {"seed", "integer", "random seed"},
+  {"precision", "choice", "math of CUDA convolutions and GEMMs", choices = {"fp32", "tf32", "bf16"},
+   default = "tf32"}, -- the CUDA backend's own default
+  {"cuda_graph", "bool", "1 to replay each Adam iteration as one CUDA graph"},
+  {"lbfgs_line_search", "choice", "L-BFGS step search; none = neural-style's fixed step",
+   choices = {"wolfe", "none"}, key = "lbfgs.line_search"},
+  {"lbfgs_num_correction", "integer", "L-BFGS history size", key = "lbfgs.nCorrection", min = 1},
+  {"normalize_gradients", "bool", "1 to divide each loss's gradient by its L1 norm, as neural-style"},
   -- neural-style's, accepted so that its command lines run: nst has one backend (cuDNN
   -- with algorithms searched per shape) and reads safetensors weights, no prototxt.
-  backend = {"backend", "choice", "nn|cudnn|clnn: accepted for neural-style's command lines; nst uses cuDNN on CUDA",
-             {nn = "nn", cudnn = "cudnn", clnn = "clnn"}},
-  cudnn_autotune = {"cudnn_autotune", "bool", "accepted; nst always searches cuDNN's algorithms once per shape"},
-  proto_file = {"proto_file", "string", "accepted and unused (the network's layout is built in)"},
-  multigpu_strategy = {"multigpu_strategy", "string", "not supported: nst runs on one GPU"},
+  {"backend", "choice", "accepted for neural-style's command lines; nst uses cuDNN on CUDA",
+   choices = {"nn", "cudnn", "clnn"}, ignored = true},
+  {"cudnn_autotune", "bool", "accepted; nst always searches cuDNN's algorithms once per shape", ignored = true},
+  {"proto_file", "string", "accepted and unused (the network's layout is built in)", ignored = true},
+  {"multigpu_strategy", "string", "not supported: nst runs on one GPU"},
 }
 
-M.order = {"content_image", "style_image", "style_blend_weights", "image_size", "gpu", "model",
-           "model_file", "content_weight", "style_weight", "tv_weight", "num_iterations", "init",
-           "init_image", "optimizer", "learning_rate", "print_iter", "save_iter", "output_image",
-           "style_scale", "original_colors", "pooling", "content_layers", "style_layers", "seed",
-           "precision", "cuda_graph", "lbfgs_line_search", "lbfgs_num_correction",
-           "normalize_gradients", "backend", "cudnn_autotune", "proto_file", "multigpu_strategy"}
+-- name -> spec, and the names in order
+M.flags, M.order = {}, {}
+for i, spec in ipairs(FLAGS) do
+  spec.key = spec.key or spec[1]
+  M.flags[spec[1]], M.order[i] = spec, spec[1]
+end
+
+-- t's value at a key "a" or "a.b"
+local function get(t, key)
+  for part in key:gmatch("[^.]+") do
+    if type(t) ~= "table" then return nil end
+    t = t[part]
+  end
+  return t
+end
+
+local function set(t, key, v)
+  local head, field = key:match("^([^.]+)%.(.+)$")
+  if not head then t[key] = v; return end
+  t[head] = t[head] or {}
+  t[head][field] = v
+end
+
+-- The default a flag's help states: its own, nst.transfer's, or the layers by model.
+local function default_text(spec)
+  local v = spec.default
+  if v == nil then v = get(options.defaults, spec.key) end
+  if v == nil and options.layers.vgg16[spec.key] then
+    local by = {}
+    for _, model in ipairs{"vgg16", "vgg19"} do
+      by[#by + 1] = model .. ": " .. table.concat(options.layers[model][spec.key], ",")
+    end
+    return table.concat(by, "; ")
+  end
+  if v == nil then return nil end
+  if spec[2] == "bool" then return v and "1" or "0" end
+  return type(v) == "number" and ("%g"):format(v) or tostring(v)
+end
 
 function M.help()
   local lines = {"usage: nst -content_image FILE -style_image FILE[,FILE...] [options]", "options:"}
   for _, name in ipairs(M.order) do
-    lines[#lines + 1] = ("  -%-20s %s"):format(name, M.flags[name][3])
+    local spec = M.flags[name]
+    local text = spec.choices and table.concat(spec.choices, "|") .. ": " .. spec[3] or spec[3]
+    local default = default_text(spec)
+    if default then text = ("%s (%s)"):format(text, default) end
+    lines[#lines + 1] = ("  -%-20s %s"):format(name, text)
   end
   lines[#lines + 1] = ("  %-21s %s"):format("-h, --help", "this text")
   return table.concat(lines, "\n")
@@ -88,7 +134,10 @@ local function convert(flag, spec, v)
   end
   if kind == "numbers" then return number_list("-" .. flag, v) end
   if kind == "choice" then
-    return spec[4][v] or usage_error("-%s: expected %s, got '%s'", flag, spec[3]:match("^(%S+)"), v)
+    for _, c in ipairs(spec.choices) do
+      if c == v then return spec.aliases and spec.aliases[v] or v end
+    end
+    usage_error("-%s: expected %s, got '%s'", flag, table.concat(spec.choices, "|"), v)
   end
   if kind == "bool" then
     if v == "1" or v == "true" then return true end
@@ -105,19 +154,18 @@ local function convert(flag, spec, v)
   return n
 end
 
--- Ranges checked after conversion, so that mistakes are reported as usage errors.
-local function check(o)
+-- What conversion cannot see, reported as usage errors: required flags, ranges, counts.
+local function check_usage(o)
   local function need(cond, msg, ...) if not cond then usage_error(msg, ...) end end
   need(o.content_image, "-content_image is required (see --help)")
   need(o.style_images or o.style_weight == 0, "-style_image is required (see --help)")
-  for _, k in ipairs{"content_weight", "style_weight", "tv_weight", "learning_rate"} do
-    need(o[k] == nil or o[k] >= 0, "-%s must be >= 0, got %s", k, tostring(o[k]))
-  end
-  need(o.style_scale == nil or o.style_scale > 0, "-style_scale must be > 0")
-  need(o.image_size == nil or (o.image_size >= 1 and o.image_size <= 16384),
-       "-image_size must be in [1, 16384], got %s", tostring(o.image_size))
-  for _, k in ipairs{"num_iterations", "print_iter", "save_iter"} do
-    need(o[k] == nil or o[k] >= 0, "-%s must be >= 0, got %s", k, tostring(o[k]))
+  for _, name in ipairs(M.order) do
+    local spec = M.flags[name]
+    local v = get(o, spec.key)
+    if v ~= nil and (spec.min or spec.above) then
+      local want = check.want(v, {min = spec.min, max = spec.max, above = spec.above, bare = true})
+      need(not want, "-%s must be %s, got %s", name, want, tostring(v))
+    end
   end
   if o.style_blend_weights then
     need(o.style_images and #o.style_blend_weights == #o.style_images,
@@ -126,8 +174,6 @@ local function check(o)
   end
   need(o.gpu == nil or o.gpu >= -1, "-gpu must be -1 (CPU) or a device number >= 0")
   need(o.multigpu_strategy == nil, "-multigpu_strategy: not supported, nst runs on one GPU")
-  need(o.lbfgs_num_correction == nil or o.lbfgs_num_correction >= 1,
-       "-lbfgs_num_correction must be >= 1, got %s", tostring(o.lbfgs_num_correction))
 end
 
 -- args: a list of strings (Lua's `arg`). Returns the options for nst.transfer (plus
@@ -144,20 +190,16 @@ function M.parse(args)
     if not spec then usage_error("unknown flag -%s (see --help)", flag) end
     local v = args[i + 1]
     if v == nil then usage_error("-%s needs a value", flag) end
-    o[spec[1]] = convert(flag, spec, v)
+    local value = convert(flag, spec, v)
+    if not spec.ignored then set(o, spec.key, value) end
     i = i + 2
   end
-  check(o)
-  if o.lbfgs_num_correction or o.lbfgs_line_search then
-    o.lbfgs = {nCorrection = o.lbfgs_num_correction, line_search = o.lbfgs_line_search}
-    o.lbfgs_num_correction, o.lbfgs_line_search = nil, nil
-  end
-  o.backend, o.cudnn_autotune, o.proto_file = nil, nil, nil -- nothing to choose (see M.flags)
+  check_usage(o)
   if o.gpu then
     o.device = o.gpu >= 0 and "cuda" or "cpu"
     o.gpu = nil
   end
-  o.output = o.output or "out.png"
+  o.output = o.output or M.flags.output_image.default
   return o
 end
 
@@ -168,7 +210,7 @@ local function fmt_time(s)
   return ("%ds"):format(s)
 end
 
--- The progress line: iteration/total, losses, speed, time left. clock() -> seconds.
+-- The progress line: iteration/total, losses, speed, time left; elapsed in seconds.
 function M.progress_line(r, total_iters, elapsed)
   local style = 0
   for _, v in pairs(r.style) do style = style + v end

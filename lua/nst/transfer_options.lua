@@ -67,9 +67,10 @@ local function merged(user)
   return o
 end
 
--- init names: nst's own and neural-style's (random, image)
-local INITS = {content = "content", noise = "noise", style = "style", file = "file", random = "noise",
-               image = "content"}
+-- init names: nst's own and neural-style's (random, image), and what each means
+M.inits = {content = "content", noise = "noise", style = "style", file = "file", random = "noise",
+           image = "content"}
+local INITS = M.inits
 
 local function check_init(o)
   if not INITS[o.init] then fail("init must be content, noise, style or file, got %s", tostring(o.init)) end
