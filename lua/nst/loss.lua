@@ -2,6 +2,7 @@
 -- 1-element tensor on the input's device, never read back here) and the gradient
 -- w.r.t. the first argument. The arithmetic is in the C core (nst.mse_loss, ...).
 local core = require "nst.core"
+local check = require "nst.check"
 
 local M = {}
 
@@ -41,12 +42,12 @@ function M.tv(x, kind)
   return core.tv_loss(x, kind, 1)
 end
 
-local function positions(F)
+-- Features (...,C,H,W) -> the number of positions H·W, the channels C.
+function M.positions(F)
   local s = F:shape()
-  local m = 1
-  for i = #s - 1, #s do m = m * s[i] end
-  return m, s[#s - 2]
+  return s[#s - 1] * s[#s], s[#s - 2]
 end
+local positions = M.positions
 
 -- Gram target blended over several style images: Σ w_i G_i / Σ w_i, a (C,C) tensor.
 -- feats: a list of feature tensors (one per style image, same layer), or a list of
@@ -75,10 +76,7 @@ function M.style_target(feats, weights, m)
   local total = 0
   for i = 1, n do
     local w = weights[i] or (#weights == 0 and 1 or nil)
-    if type(w) ~= "number" or w < 0 or w ~= w then
-      error(("nst.loss.style_target: blend weight %d must be a number >= 0, got %s"):format(i, tostring(w)), 2)
-    end
-    total = total + w
+    total = total + check.number("nst.loss.style_target", "blend weight " .. i, w, {min = 0, level = 2})
   end
   if total <= 0 then error("nst.loss.style_target: blend weights sum to 0", 2) end
   m = m or positions(feats[1])

@@ -33,11 +33,6 @@ function M.tv(weight, kind)
   return {name = "tv", weight = weight, loss = function(x) return loss.tv(x, kind) end}
 end
 
-local function positions(F)
-  local s = F:shape()
-  return s[#s] * s[#s - 1]
-end
-
 -- Blended style Grams at each style layer, at the generated image's size (its features
 -- Fc give the number of positions). Fs: one {layer = features} per style image.
 function M.style_targets(o, Fs, Fc)
@@ -45,7 +40,7 @@ function M.style_targets(o, Fs, Fc)
   for _, l in ipairs(o.style_layers) do
     local per = {}
     for i = 1, #Fs do per[i] = Fs[i][l] end
-    A[l] = loss.style_target(per, o.style_blend_weights, positions(Fc[l]))
+    A[l] = loss.style_target(per, o.style_blend_weights, (loss.positions(Fc[l])))
   end
   return A
 end
