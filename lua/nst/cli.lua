@@ -1,5 +1,5 @@
--- Command line in neural-style's words:
---   lua5.4 -e 'os.exit(require("nst.cli").main(arg))' -content_image a.jpg -style_image b.jpg
+-- Command line in neural-style's words: the `nst` command (make install) is
+--   os.exit(require("nst.cli").main(arg), true)
 -- cli.parse(args) is pure (returns options or raises a message); cli.main(args) runs the
 -- transfer and returns an exit status (2 on bad usage).
 local check = require "nst.check"

@@ -1,5 +1,5 @@
 -- nst: neural style transfer. `local nst = require "nst"` returns the C core's functions
--- plus the Lua-side helpers (losses with weights, optimizers, transfer loop).
+-- plus the Lua side: VGG constructors, losses, optimizers, the transfer loop, plots.
 local core = require "nst.core"
 
 local nst = {}

@@ -1,5 +1,6 @@
 -- Optimizers: Adam (fused C/CUDA step, state in a Lua object), a step-decay schedule,
--- and the Torch7 shapes optim.adam(feval, x, config, state) / optim.lbfgs(...).
+-- L-BFGS with an optional strong Wolfe line search, and the Torch7 shapes
+-- optim.adam(feval, x, config, state) / optim.lbfgs(feval, x, config, state).
 local core = require "nst.core"
 local check = require "nst.check"
 
@@ -42,8 +43,6 @@ end
 function Adam:set_lr(lr)
   self.lr = check_number("adam", "lr", lr, 0)
 end
-
-function Adam:reset() self.m, self.v, self.steps, self.t = nil, nil, nil, 0 end
 
 local function adam_object(cfg)
   cfg = cfg or {}

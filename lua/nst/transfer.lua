@@ -30,8 +30,6 @@ local progress = require "nst.transfer_progress"
 
 local M = {}
 
-M.defaults = options.layers -- layers by model
-M.options = options.defaults -- everything else
 M.checkpoint_name = progress.checkpoint_name
 
 local function union(a, b)

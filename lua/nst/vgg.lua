@@ -24,8 +24,6 @@ local function is_dir(path)
   return ok == nil and code == 21 -- EISDIR
 end
 
--- Explicit path, then $NST_WEIGHTS (a file or a folder), then weights/, then
--- ../shared/weights/.
 -- Weight formats of the tools nst replaces, recognized by name to say what to do.
 local FOREIGN = {
   caffemodel = "a Caffe model (neural-style's -model_file)",
@@ -34,6 +32,8 @@ local FOREIGN = {
   pt = "a PyTorch checkpoint",
 }
 
+-- The weights file of arch: the explicit path, then $NST_WEIGHTS (a file or a folder),
+-- then weights/, then ../shared/weights/ (paths relative to the current folder).
 function M.find_weights(arch, path)
   if path then
     if not exists(path) then error(("weights file not found: %s"):format(path), 3) end
