@@ -92,16 +92,21 @@ local function check(arch, path, pool, pre, size, seed)
   assert(err <= 1e-4, ("%s %s %s: input gradient relative error %.3g"):format(arch, pool, pre, err))
 end
 
-describe("VGG16 (generated weights) against PyTorch", function()
-  local path
-  setup(function() path = weights.vgg("vgg16") end)
+-- One case per pooling and input convention; path() gives the weights when the case runs.
+local function cases(arch, path, conventions)
   for _, pool in ipairs{"max", "avg"} do
-    for _, pre in ipairs{"torchvision", "caffe"} do
+    for _, pre in ipairs(conventions) do
       it(("matches features and input gradient, %s pooling, %s input"):format(pool, pre), function()
-        check("vgg16", path, pool, pre, 32)
+        check(arch, path(), pool, pre, 32)
       end)
     end
   end
+end
+
+describe("VGG16 (generated weights) against PyTorch", function()
+  local path
+  setup(function() path = weights.vgg("vgg16") end)
+  cases("vgg16", function() return path end, {"torchvision", "caffe"})
 end)
 
 describe("VGG19 (real weights) against PyTorch", function()
@@ -110,13 +115,7 @@ describe("VGG19 (real weights) against PyTorch", function()
     assert(f, "missing " .. REAL_VGG19 .. " (CI provides ../shared beside the clone)")
     f:close()
   end)
-  for _, pool in ipairs{"max", "avg"} do
-    for _, pre in ipairs{"caffe", "torchvision"} do
-      it(("matches features and input gradient, %s pooling, %s input"):format(pool, pre), function()
-        check("vgg19", REAL_VGG19, pool, pre, 32)
-      end)
-    end
-  end
+  cases("vgg19", function() return REAL_VGG19 end, {"caffe", "torchvision"})
 end)
 
 describe("vgg:backward", function()
@@ -163,17 +162,12 @@ describe("VGG bad input", function()
     assert.matches(pattern, err)
   end
   setup(function() path = weights.vgg("vgg16", nil, {layers = 4}) end)
-  it("refuses layers past the end of a partial weights file", function()
-    local vgg = nst.vgg16{weights = path}
-    refuses("relu3_1 is unavailable", vgg.forward, vgg, nst.rand(1, 3, 16, 16), {"relu3_1"})
-  end)
-  it("names unknown layers", function()
-    local vgg = nst.vgg16{weights = path}
-    refuses("unknown layer 'relu9_9'", vgg.forward, vgg, nst.rand(1, 3, 16, 16), {"relu9_9"})
-  end)
-  it("refuses a non-image input", function()
-    local vgg = nst.vgg16{weights = path}
-    refuses("expected an image", vgg.forward, vgg, nst.rand(1, 4, 16, 16), {"relu1_1"})
+  it("refuses layers past the end of a partial weights file, unknown layers, non-images", function()
+    for _, case in ipairs{{"relu3_1 is unavailable", 3, "relu3_1"}, {"unknown layer 'relu9_9'", 3, "relu9_9"},
+                          {"expected an image", 4, "relu1_1"}} do
+      local vgg = nst.vgg16{weights = path}
+      refuses(case[1], vgg.forward, vgg, nst.rand(1, case[2], 16, 16), {case[3]})
+    end
   end)
   it("refuses backward before forward", function()
     local vgg = nst.vgg16{weights = path}
