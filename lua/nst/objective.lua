@@ -3,15 +3,22 @@
 -- device: losses stay device scalars until the history records them.
 local M = {}
 
--- terms -> objective {terms =, layers = the union of the terms' layers, in term order}
-function M.new(terms)
-  local seen, layers = {}, {}
-  for _, term in ipairs(terms) do
-    for _, l in ipairs(term.layers or {}) do
-      if not seen[l] then seen[l] = true; layers[#layers + 1] = l end
+-- The layers of several lists, each once, in the order they first appear.
+function M.union(...)
+  local seen, out = {}, {}
+  for _, names in ipairs{...} do
+    for _, l in ipairs(names) do
+      if not seen[l] then seen[l] = true; out[#out + 1] = l end
     end
   end
-  return {terms = terms, layers = layers}
+  return out
+end
+
+-- terms -> objective {terms =, layers = the union of the terms' layers, in term order}
+function M.new(terms)
+  local lists = {}
+  for i, term in ipairs(terms) do lists[i] = term.layers or {} end
+  return {terms = terms, layers = M.union(table.unpack(lists))}
 end
 
 -- Adds a weighted piece of a term to the parts of an evaluation and to the total.

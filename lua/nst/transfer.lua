@@ -32,24 +32,19 @@ local M = {}
 
 M.checkpoint_name = progress.checkpoint_name
 
-local function union(a, b)
-  local seen, out = {}, {}
-  for _, l in ipairs(a) do if not seen[l] then seen[l] = true; out[#out + 1] = l end end
-  for _, l in ipairs(b) do if not seen[l] then seen[l] = true; out[#out + 1] = l end end
-  return out
-end
-
 -- The objective of the run at the content image's size: the content image's features at
 -- every layer named, the style images' features (at style_scale times the size), and
 -- from them the terms.
-function M.targets(run, content_d)
+function M.build_objective(run, content_d)
   local o, net = run.opts, run.net
-  local Fc = net:forward(content_d, union(o.content_layers, o.style_layers))
+  local Fc = net:forward(content_d, objective.union(o.content_layers, o.style_layers))
   local Fs
   if o.style_weight > 0 then
     local size = images.style_size(o)
     Fs = {}
-    for i, s in ipairs(o.style_images) do Fs[i] = net:forward(images.load(s, size):to(run.device), o.style_layers) end
+    for i, s in ipairs(o.style_images) do
+      Fs[i] = net:forward(images.load(s, size):to(run.device), o.style_layers)
+    end
   end
   return objective.new(terms.from_options(o, Fc, Fs))
 end
@@ -61,11 +56,13 @@ function M.new_run(o)
   local run = {opts = o, net = net, device = net.device, iteration = 0, history = progress.new_history(o)}
   run.content = images.load(o.content_image, o.image_size)
   local content_d = run.content:to(run.device)
-  run.objective = M.targets(run, content_d)
+  run.objective = M.build_objective(run, content_d)
   run.image = images.initial(o, run.content, content_d)
   return run
 end
 
+-- nst.transfer(opts) -> the output image (CPU, 1x3xHxW in [0,1]), the history. The
+-- options and their defaults: nst.transfer_options.
 function M.transfer(user)
   local o = options.check(user)
   if o.seed then core.manual_seed(o.seed) end
