@@ -27,19 +27,21 @@ describe("nst.objective", function()
     nst.manual_seed(1)
     local x = nst.rand(1, 3, 4, 5)
     local P = {a = nst.rand(1, 3, 4, 5)}
-    -- a term of our own, on the image: w · Σx², gradient 2x
-    local sumsq = {name = "sumsq", weight = 0.5, loss = function(img) return img:sumsq(), img * 2 end}
-    local obj = objective.new{terms.content(P, {"a"}, 3, true), sumsq}
+    local ref = nst.rand(1, 3, 4, 5)
+    -- lua/README.md's example: a term of our own on the image, w · Σ(x − ref)², gradient 2w(x − ref)
+    local near = {name = "near", weight = 0.5, loss = function(img) return nst.mse_loss(img, ref, 2) end}
+    local obj = objective.new{terms.content(P, {"a"}, 3, true), near}
     assert.are.same({"a"}, obj.layers)
     local total, grad, parts = objective.evaluate(obj, standin(), x)
     -- content: 3 · mean((2x − P)²); its gradient 3 · 2(2x − P)/n through the stand-in's ×2
     local n = x:numel()
     local d = x * 2 - P.a
-    local want = 3 * d:sumsq():item() / n + 0.5 * x:sumsq():item()
+    local want_near = 0.5 * (x - ref):sumsq():item()
+    local want = 3 * d:sumsq():item() / n + want_near
     assert.is_true(math.abs(total:item() - want) <= 1e-5 * want)
-    assert.is_true(math.abs(parts.sumsq:item() - 0.5 * x:sumsq():item()) <= 1e-5 * want)
+    assert.is_true(math.abs(parts.near:item() - want_near) <= 1e-5 * want)
     assert.are.equal(total:item(), parts.total:item())
-    local want_grad = d * (3 * 2 / n * 2) + x
+    local want_grad = d * (3 * 2 / n * 2) + (x - ref)
     assert.is_true((grad - want_grad):abs():max():item() < 1e-5)
   end)
 

@@ -13,6 +13,8 @@ function nst.vgg19(opts) return vgg.new("vgg19", opts) end
 
 nst.loss = require "nst.loss"
 nst.optim = require "nst.optim"
+nst.terms = require "nst.terms"
+nst.objective = require "nst.objective"
 nst.transfer = require "nst.transfer" -- callable: nst.transfer(opts)
 nst.plot = require "nst.plot"
 
