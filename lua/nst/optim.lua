@@ -134,7 +134,9 @@ end
 local function bracket(ls, p0, new)
   local prev, iter = p0, 0
   while iter < ls.max_iter do
-    if new.f > p0.f + ls.c1 * new.t * p0.gtd or (iter > 1 and new.f >= prev.f) then return {prev, new}, false, iter end
+    if new.f > p0.f + ls.c1 * new.t * p0.gtd or (iter > 1 and new.f >= prev.f) then
+      return {prev, new}, false, iter
+    end
     if math.abs(new.gtd) <= -ls.c2 * p0.gtd then return {new}, true, iter end
     if new.gtd >= 0 then return {prev, new}, false, iter end
     -- still descending: extrapolate, at least 1% beyond t and at most 10 t

@@ -93,9 +93,13 @@ function M.check(user)
   for _, k in ipairs{"content_weight", "style_weight", "tv_weight", "learning_rate", "style_scale"} do
     check.number("nst.transfer", k, o[k], NONNEGATIVE)
   end
-  for _, k in ipairs{"num_iterations", "print_iter", "save_iter"} do check.number("nst.transfer", k, o[k], COUNT) end
+  for _, k in ipairs{"num_iterations", "print_iter", "save_iter"} do
+    check.number("nst.transfer", k, o[k], COUNT)
+  end
   check_init(o)
-  if o.optimizer ~= "adam" and o.optimizer ~= "lbfgs" then fail("optimizer must be adam or lbfgs, got %s", tostring(o.optimizer)) end
+  if o.optimizer ~= "adam" and o.optimizer ~= "lbfgs" then
+    fail("optimizer must be adam or lbfgs, got %s", tostring(o.optimizer))
+  end
   if o.optimizer == "lbfgs" and o.lbfgs.line_search ~= "wolfe" and o.lbfgs.line_search ~= "none" then
     fail("lbfgs.line_search must be \"wolfe\" or \"none\", got %s", tostring(o.lbfgs.line_search))
   end

@@ -52,7 +52,9 @@ end
 function M.default_printer(r, o)
   local parts = {("Iteration %d / %d"):format(r.iteration, o.num_iterations),
                  ("  content %.4g"):format(r.content)}
-  for _, name in ipairs(o.style_weight > 0 and o.style_layers or {}) do parts[#parts + 1] = ("  style %s %.4g"):format(name, r.style[name]) end
+  for _, name in ipairs(o.style_weight > 0 and o.style_layers or {}) do
+    parts[#parts + 1] = ("  style %s %.4g"):format(name, r.style[name])
+  end
   parts[#parts + 1] = ("  tv %.4g  total %.4g"):format(r.tv, r.total)
   print(table.concat(parts))
 end
