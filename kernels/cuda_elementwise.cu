@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "cuda_internal.h"
-#include "elementwise.h" // after cuda_internal.h, which includes backend.h with C linkage
+#include "core/elementwise.h" // after cuda_internal.h, which includes backend.h with C linkage
 
 #define GRID_STRIDE(i, n) \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \

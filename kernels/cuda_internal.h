@@ -8,9 +8,9 @@
 #include <cudnn.h>
 
 extern "C" {
-#include "backend.h"
+#include "core/backend.h"
 #include "nst_cuda.h"
-#include "nst.h"
+#include "core/nst.h"
 }
 
 // Threads per block for elementwise and reduction kernels.

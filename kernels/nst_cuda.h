@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "nst.h"
+#include "core/nst.h"
 
 // 1 when at least one CUDA device is usable, 0 otherwise (no driver, no device).
 // The answer is computed once and cached.

@@ -5,7 +5,7 @@
 // libFuzzer's -rss_limit_mb would report as an out-of-memory.
 #include <stdlib.h>
 
-#include "cpu.h"
+#include "cpu/cpu.h"
 
 void *nst_cpu_arena_alloc(size_t bytes, nst_err *e) {
     void *p = NULL;

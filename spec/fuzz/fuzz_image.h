@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "image.h"
+#include "io/image.h"
 
 typedef int (*fuzz_info_fn)(FILE *f, const char *path, nst_image_info *info, nst_err *e);
 typedef nst_tensor *(*fuzz_read_fn)(FILE *f, const char *path, nst_err *e);

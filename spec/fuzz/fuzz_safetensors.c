@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static char path[64];
 
