@@ -184,7 +184,7 @@ extern "C" void nst_cuda_reset_peak(void) {
 }
 
 extern "C" int nst_cuda_empty_cache(nst_err *e) {
-    if (!nst_cuda_available()) return 0; // nothing was ever allocated
+    if (!nst_cu_available()) return 0; // nothing was ever allocated
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return nst_fail(e, "empty_cache while a CUDA graph is being captured");

@@ -1,6 +1,7 @@
-// The CUDA backend's function table (src/backend.h) and its memory slots. Every slot
-// queues work on the one stream (cuda_context.cu) and returns without waiting, except
-// download and sync: the only places the host waits for the GPU.
+// The CUDA backend's function table (core/backend.h; twin of src/cpu/cpu_backend.c)
+// and its memory slots. Every slot queues work on the one stream (cuda_context.cu) and
+// returns without waiting, except download and sync (and reading a profile's events):
+// the only places the host waits for the GPU.
 #include "cuda_internal.h"
 
 static void *cu_alloc_slot(size_t bytes, nst_err *e) { return nst_cu_alloc(bytes, e); }
@@ -52,6 +53,9 @@ int nst_cu_sync(nst_err *e) {
 // Positional, in the order of struct nst_backend (designated initializers are C++20).
 extern "C" const nst_backend nst_cuda_backend = {
     "cuda",
+    // device (cuda_context.cu)
+    nst_cu_available,
+    nst_cu_configure,
     // memory
     cu_alloc_slot,
     cu_release_slot,
@@ -59,20 +63,23 @@ extern "C" const nst_backend nst_cuda_backend = {
     nst_cu_download,
     nst_cu_copy,
     nst_cu_sync,
-    // elementwise
+    // timing events (cuda_profile.cu)
+    nst_cu_event_record,
+    nst_cu_event_elapsed,
+    // elementwise (cuda_elementwise.cu)
     nst_cu_fill,
     nst_cu_binary,
     nst_cu_binary_scalar,
     nst_cu_unary,
     nst_cu_axpy,
     nst_cu_clamp,
-    // reductions
+    // reductions (cuda_reduce.cu)
     nst_cu_reduce,
     nst_cu_dot,
-    // BLAS
+    // BLAS (cuda_blas.cu)
     nst_cu_gemm,
     nst_cu_gram,
-    // convolution, activation, pooling
+    // convolution (cuda_conv.cu), activation (cuda_elementwise.cu), pooling (cuda_pool.cu)
     nst_cu_conv3x3_fwd,
     nst_cu_conv3x3_bwd_data,
     nst_cu_relu_fwd,
@@ -80,7 +87,7 @@ extern "C" const nst_backend nst_cuda_backend = {
     nst_cu_pool_fwd,
     nst_cu_pool_bwd,
     nst_cu_channel_affine,
-    // optimizer, losses
+    // optimizer (cuda_elementwise.cu), losses (cuda_reduce.cu)
     nst_cu_adam,
     nst_cu_adam_counted,
     nst_cu_mse_loss,
@@ -89,4 +96,4 @@ extern "C" const nst_backend nst_cuda_backend = {
     &nst_cuda_chain,
 };
 // A slot added to struct nst_backend must be added above too (a pointer per slot).
-static_assert(sizeof(nst_backend) == 29 * sizeof(void *), "nst_backend changed: update the table");
+static_assert(sizeof(nst_backend) == 33 * sizeof(void *), "nst_backend changed: update the table");

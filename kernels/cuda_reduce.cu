@@ -42,14 +42,10 @@ __device__ float block_combine(float v, int how) {
     return v;
 }
 
-#define GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (size_t)blockDim.x * gridDim.x)
-
 __global__ void reduce_partial_kernel(float *partials, const float *a, size_t n, nst_reduce op) {
     int how = op == NST_MIN ? COMBINE_MIN : op == NST_MAX ? COMBINE_MAX : COMBINE_SUM;
     float acc = identity_of(how);
-    GRID_STRIDE(i, n) {
+    NST_CU_GRID_STRIDE(i, n) {
         float x = a[i];
         acc = combine2(how, acc, op == NST_SUMSQ ? x * x : x);
     }
@@ -59,7 +55,7 @@ __global__ void reduce_partial_kernel(float *partials, const float *a, size_t n,
 
 __global__ void dot_partial_kernel(float *partials, const float *a, const float *b, size_t n) {
     float acc = 0.0f;
-    GRID_STRIDE(i, n) acc += a[i] * b[i];
+    NST_CU_GRID_STRIDE(i, n) acc += a[i] * b[i];
     acc = block_combine(acc, COMBINE_SUM);
     if (threadIdx.x == 0) partials[blockIdx.x] = acc;
 }
@@ -68,7 +64,7 @@ __global__ void dot_partial_kernel(float *partials, const float *a, const float 
 __global__ void mse_partial_kernel(float *partials, float *grad, const float *f, const float *p,
                                    size_t n, float scale) {
     float acc = 0.0f;
-    GRID_STRIDE(i, n) {
+    NST_CU_GRID_STRIDE(i, n) {
         float d = f[i] - p[i];
         acc += d * d;
         if (grad) grad[i] = scale * d;
@@ -92,7 +88,7 @@ __global__ void tv_partial_kernel(float *partials, float *grad, const float *x, 
                                   int h, int w, int l1, float scale) {
     size_t hw = (size_t)h * w;
     float acc = 0.0f;
-    GRID_STRIDE(idx, total) {
+    NST_CU_GRID_STRIDE(idx, total) {
         size_t r = idx % hw;
         int i = (int)(r / w), j = (int)(r % w);
         float x0 = x[idx], g = 0.0f;

@@ -1,38 +1,12 @@
-// Lua bindings of the CUDA backend's controls: availability, precision, memory stats.
-// Built in every configuration; without CUDA the functions say so.
+// The CUDA backend's own controls in Lua, through its control header kernels/nst_cuda.h:
+// memory statistics and cache, cuDNN's plans, the device name, CUDA graphs. Built in
+// every configuration; without CUDA the functions say so. (Availability and the
+// precision / layout settings go through the core: lnst_device.c.)
 #include "bindings/lnst.h"
+
 #ifdef NST_WITH_CUDA
 #include "nst_cuda.h"
-#endif
 
-static int l_cuda_available(lua_State *L) {
-#ifdef NST_WITH_CUDA
-    lua_pushboolean(L, nst_cuda_available());
-#else
-    lua_pushboolean(L, 0);
-#endif
-    return 1;
-}
-
-#ifdef NST_WITH_CUDA
-static int l_cuda_set_precision(lua_State *L) { // nst.cuda_set_precision("fp32"|"tf32"|"bf16")
-    nst_err e;
-    if (nst_cuda_set_precision(luaL_checkstring(L, 1), &e)) return nst_lua_error(L, NULL, &e);
-    return 0;
-}
-static int l_cuda_get_precision(lua_State *L) {
-    lua_pushstring(L, nst_cuda_get_precision());
-    return 1;
-}
-static int l_cuda_set_conv_layout(lua_State *L) { // nst.cuda_set_conv_layout("auto"|"nchw"|"nhwc")
-    nst_err e;
-    if (nst_cuda_set_conv_layout(luaL_checkstring(L, 1), &e)) return nst_lua_error(L, NULL, &e);
-    return 0;
-}
-static int l_cuda_get_conv_layout(lua_State *L) {
-    lua_pushstring(L, nst_cuda_get_conv_layout());
-    return 1;
-}
 // nst.cuda_conv_plans() -> {{direction =, n =, c =, h =, w =, k =, precision =,
 // layout =, algo =, workspace =, ms =}, ...}: what cuDNN's Find chose per shape.
 static int l_cuda_conv_plans(lua_State *L) {
@@ -50,7 +24,7 @@ static int l_cuda_conv_plans(lua_State *L) {
             lua_pushinteger(L, v[j]);
             lua_setfield(L, -2, names[j]);
         }
-        lua_pushstring(L, p->precision);
+        lua_pushstring(L, nst_lua_precision_names[p->precision]);
         lua_setfield(L, -2, "precision");
         lua_pushstring(L, p->nhwc ? "nhwc" : "nchw");
         lua_setfield(L, -2, "layout");
@@ -81,9 +55,7 @@ static graph_box *check_graph(lua_State *L) {
 static int l_cuda_graph(lua_State *L) {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_settop(L, 1);
-    graph_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->g = NULL;
-    luaL_setmetatable(L, GRAPH_MT);
+    graph_box *box = nst_lua_new_box(L, sizeof *box, GRAPH_MT);
     nst_err e;
     if (nst_cuda_graph_begin(&e)) return nst_lua_error(L, NULL, &e);
     lua_pushvalue(L, 1);
@@ -111,21 +83,6 @@ static int l_graph_close(lua_State *L) { // also __gc and __close; a second clos
     nst_cuda_graph_free(b->g);
     b->g = NULL;
     return 0;
-}
-
-static void open_graph_mt(lua_State *L) {
-    static const luaL_Reg methods[] = {{"replay", l_graph_replay}, {"close", l_graph_close}, {NULL, NULL}};
-    if (!luaL_newmetatable(L, GRAPH_MT)) {
-        lua_pop(L, 1);
-        return;
-    }
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_graph_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_graph_close);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 1);
 }
 
 static int l_cuda_memory_stats(lua_State *L) { // {in_use =, peak =, reserved =} in bytes
@@ -160,10 +117,6 @@ static int l_cuda_device_name(lua_State *L) { // name, or nil when there is no d
 static int l_no_cuda(lua_State *L) {
     return luaL_error(L, "nst was built without CUDA (nvcc not found at build time)");
 }
-#define l_cuda_set_precision l_no_cuda
-#define l_cuda_get_precision l_no_cuda
-#define l_cuda_set_conv_layout l_no_cuda
-#define l_cuda_get_conv_layout l_no_cuda
 #define l_cuda_memory_stats l_no_cuda
 #define l_cuda_conv_plans l_no_cuda
 #define l_cuda_graph l_no_cuda
@@ -172,17 +125,19 @@ static int l_no_cuda(lua_State *L) {
 #define l_cuda_device_name l_no_cuda
 #endif
 
-static const luaL_Reg funcs[] = {
-    {"cuda_available", l_cuda_available},       {"cuda_set_precision", l_cuda_set_precision},
-    {"cuda_get_precision", l_cuda_get_precision}, {"cuda_memory_stats", l_cuda_memory_stats},
-    {"cuda_reset_peak", l_cuda_reset_peak},     {"cuda_empty_cache", l_cuda_empty_cache},
-    {"cuda_device_name", l_cuda_device_name},   {"cuda_set_conv_layout", l_cuda_set_conv_layout},
-    {"cuda_get_conv_layout", l_cuda_get_conv_layout}, {"cuda_conv_plans", l_cuda_conv_plans},
-    {"cuda_graph", l_cuda_graph},   {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"cuda_memory_stats", l_cuda_memory_stats},
+                                 {"cuda_reset_peak", l_cuda_reset_peak},
+                                 {"cuda_empty_cache", l_cuda_empty_cache},
+                                 {"cuda_device_name", l_cuda_device_name},
+                                 {"cuda_conv_plans", l_cuda_conv_plans},
+                                 {"cuda_graph", l_cuda_graph},
+                                 {NULL, NULL}};
 
 void nst_lua_open_cuda(lua_State *L) {
 #ifdef NST_WITH_CUDA
-    open_graph_mt(L);
+    static const luaL_Reg graph_methods[] = {
+        {"replay", l_graph_replay}, {"close", l_graph_close}, {NULL, NULL}};
+    nst_lua_new_class(L, GRAPH_MT, l_graph_close, graph_methods, NULL);
 #endif
     luaL_setfuncs(L, funcs, 0);
 }

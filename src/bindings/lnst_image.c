@@ -1,5 +1,5 @@
-// Lua bindings of image I/O: nst.image.load / save / resize / info / original_colors /
-// rgb_to_yuv / yuv_to_rgb. Arguments are checked here; the work is in image*.c.
+// Image I/O in Lua: nst.image.load / save / resize / info / original_colors /
+// rgb_to_yuv / yuv_to_rgb. Arguments are checked here; the work is in src/io/image*.c.
 #include <stdio.h>
 #include <string.h>
 
@@ -7,39 +7,6 @@
 #include "bindings/lnst.h"
 
 #define MAX_SIDE 0x7fffffff
-
-// Raises an argument error for any key of the options table at idx not in allowed
-// (catches typos such as {quallity = 90}).
-static void check_opt_keys(lua_State *L, int idx, const char *const *allowed, const char *list) {
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        int ok = 0;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            for (const char *const *a = allowed; *a; a++) ok = ok || strcmp(lua_tostring(L, -1), *a) == 0;
-        if (!ok) {
-            const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1);
-            luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s' (expected %s)", k, list));
-        }
-    }
-}
-
-// Integer in [lo, hi] at stack top, else an error naming argument arg and the field.
-static lua_Integer check_field_int(lua_State *L, int arg, const char *field, lua_Integer lo,
-                                   lua_Integer hi) {
-    int isnum = 0;
-    // Numbers only: lua_tointegerx alone would also accept the string "8".
-    lua_Integer v = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isnum) : 0;
-    if (!isnum || v < lo || v > hi) {
-        const char *got = isnum ? lua_pushfstring(L, "%I", v)
-                          : lua_type(L, -1) == LUA_TNUMBER ? lua_pushfstring(L, "%f", lua_tonumber(L, -1))
-                                                           : luaL_typename(L, -1);
-        luaL_argerror(L, arg,
-                      lua_pushfstring(L, "%s must be an integer in [%I, %I], got %s", field, lo, hi, got));
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 static void check_cpu(lua_State *L, int idx, const nst_tensor *t) {
     if (nst_dev(t) != NST_CPU) luaL_argerror(L, idx, "expected a CPU tensor; call :cpu() first");
@@ -50,8 +17,7 @@ static void check_cpu(lua_State *L, int idx, const nst_tensor *t) {
 static void check_size_arg(lua_State *L, int idx, const char *name, int64_t hin, int64_t win,
                            int64_t *h, int64_t *w) {
     if (lua_type(L, idx) == LUA_TNUMBER) {
-        lua_pushvalue(L, idx);
-        int64_t n = check_field_int(L, idx, name, 1, MAX_SIDE);
+        int64_t n = nst_lua_check_integer(L, idx, idx, name, 1, MAX_SIDE);
         // Shorter side rounded, at least 1: 751x563 at 512 -> 512x384.
         if (hin >= win) {
             *h = n;
@@ -73,10 +39,11 @@ static void check_size_arg(lua_State *L, int idx, const char *name, int64_t hin,
     char field[64];
     snprintf(field, sizeof field, "%s[1] (height)", name);
     lua_geti(L, idx, 1);
-    *h = check_field_int(L, idx, field, 1, MAX_SIDE);
+    *h = nst_lua_check_integer(L, -1, idx, field, 1, MAX_SIDE);
     snprintf(field, sizeof field, "%s[2] (width)", name);
     lua_geti(L, idx, 2);
-    *w = check_field_int(L, idx, field, 1, MAX_SIDE);
+    *w = nst_lua_check_integer(L, -1, idx, field, 1, MAX_SIDE);
+    lua_pop(L, 2);
 }
 
 // nst.image.load(path [, {size = N | {h, w}}]) -> (1,3,H,W) CPU tensor
@@ -84,9 +51,8 @@ static int l_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     int has_size = 0;
     if (!lua_isnoneornil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
         static const char *const allowed[] = {"size", NULL};
-        check_opt_keys(L, 2, allowed, "size");
+        nst_lua_check_options(L, 2, allowed);
         lua_settop(L, 2);
         lua_getfield(L, 2, "size"); // at index 3
         has_size = !lua_isnil(L, 3);
@@ -115,16 +81,14 @@ static int l_save(lua_State *L) {
     check_cpu(L, 1, t);
     nst_image_save_opts opts = {0, 0};
     if (!lua_isnoneornil(L, 3)) {
-        luaL_checktype(L, 3, LUA_TTABLE);
         static const char *const allowed[] = {"quality", "bits", NULL};
-        check_opt_keys(L, 3, allowed, "quality, bits");
-        if (lua_getfield(L, 3, "quality") != LUA_TNIL) opts.quality = (int)check_field_int(L, 3, "quality", 1, 100);
-        else lua_pop(L, 1);
+        nst_lua_check_options(L, 3, allowed);
+        lua_settop(L, 3);
+        if (lua_getfield(L, 3, "quality") != LUA_TNIL)
+            opts.quality = (int)nst_lua_check_integer(L, -1, 3, "quality", 1, 100);
         if (lua_getfield(L, 3, "bits") != LUA_TNIL) {
-            opts.bits = (int)check_field_int(L, 3, "bits", 8, 16);
+            opts.bits = (int)nst_lua_check_integer(L, -1, 3, "bits", 8, 16);
             if (opts.bits != 8 && opts.bits != 16) luaL_argerror(L, 3, "bits must be 8 or 16");
-        } else {
-            lua_pop(L, 1);
         }
     }
     nst_err e;

@@ -1,11 +1,11 @@
-// Lua bindings: nst.safetensors.load / header / save (see safetensors.h).
+// safetensors files in Lua: nst.safetensors.load / header / save (see io/safetensors.h).
 #include <stdlib.h>
 #include <string.h>
 
 #include "bindings/lnst.h"
 #include "io/safetensors.h"
 
-#define FILE_MT "nst.safetensors.File"
+#define FILE_MT "nst.SafetensorsFile"
 
 // An open nst_st_file owned by a userdata, so that a Lua error halfway through a load
 // still closes the file (at collection, or at once when done).
@@ -22,9 +22,7 @@ static int file_gc(lua_State *L) {
 
 // Pushes the box and opens path into it, or raises the error.
 static lfile *open_boxed(lua_State *L, const char *path) {
-    lfile *b = lua_newuserdatauv(L, sizeof *b, 0);
-    b->f = NULL;
-    luaL_setmetatable(L, FILE_MT);
+    lfile *b = nst_lua_new_box(L, sizeof *b, FILE_MT);
     nst_err e;
     b->f = nst_st_open(path, &e);
     if (!b->f)
@@ -32,25 +30,11 @@ static lfile *open_boxed(lua_State *L, const char *path) {
     return b;
 }
 
-// Options at idx: nil or a table whose keys are all among allowed (catches typos).
-static void check_opts(lua_State *L, int idx, const char *fn, const char *const *allowed) {
-    if (lua_isnoneornil(L, idx))
-        return;
-    if (!lua_istable(L, idx))
-        luaL_argerror(L, idx, lua_pushfstring(L, "expected a table of options, got %s",
-                                              luaL_typename(L, idx)));
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        int ok = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (const char *const *a = allowed; *a && !ok; a++)
-                ok = !strcmp(lua_tostring(L, -2), *a);
-        if (!ok) {
-            lua_pushvalue(L, -2);
-            luaL_error(L, "%s: unknown option '%s'", fn, luaL_tolstring(L, -1, NULL));
-        }
-        lua_pop(L, 1);
-    }
+// The string value of option field (on the stack top) of fn, else an error naming it.
+static const char *opt_string(lua_State *L, const char *fn, const char *field) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "%s: opts.%s must be a string, got %s", fn, field, luaL_typename(L, -1));
+    return lua_tostring(L, -1);
 }
 
 // Pushes a Lua table {d1, d2, ...}.
@@ -93,17 +77,14 @@ static void push_loaded(lua_State *L, const nst_st_file *f, const nst_st_entry *
 static int l_load(lua_State *L) {
     static const char *const allowed[] = {"names", "device", NULL};
     const char *path = luaL_checkstring(L, 1);
-    check_opts(L, 2, "safetensors.load", allowed);
+    nst_lua_check_options(L, 2, allowed);
     nst_device dev = NST_CPU;
     int names = 0; // stack index of opts.names, or 0
     if (lua_istable(L, 2)) {
         lua_settop(L, 2);
         if (lua_getfield(L, 2, "device") != LUA_TNIL) {
             nst_err e;
-            if (lua_type(L, -1) != LUA_TSTRING)
-                luaL_error(L, "safetensors.load: opts.device must be a string, got %s",
-                           luaL_typename(L, -1));
-            if (nst_device_parse(lua_tostring(L, -1), &dev, &e))
+            if (nst_device_parse(opt_string(L, "safetensors.load", "device"), &dev, &e))
                 luaL_error(L, "safetensors.load: opts.device: %s", e.msg);
         }
         if (lua_getfield(L, 2, "names") != LUA_TNIL) {
@@ -234,15 +215,12 @@ static int l_save(lua_State *L) {
     if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
         luaL_argerror(L, 3, lua_pushfstring(L, "expected a metadata table (string -> string), "
                                             "got %s", luaL_typename(L, 3)));
-    check_opts(L, 4, "safetensors.save", allowed);
+    nst_lua_check_options(L, 4, allowed);
     lua_settop(L, 4);
     nst_st_dtype dtype = NST_ST_F32;
     if (lua_istable(L, 4) && lua_getfield(L, 4, "dtype") != LUA_TNIL) {
         nst_err e;
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "safetensors.save: opts.dtype must be a string, got %s",
-                       luaL_typename(L, -1));
-        if (nst_st_dtype_parse(lua_tostring(L, -1), &dtype, &e))
+        if (nst_st_dtype_parse(opt_string(L, "safetensors.save", "dtype"), &dtype, &e))
             luaL_error(L, "safetensors.save: opts.dtype: %s", e.msg);
     }
     size_t n, nmeta = 0;
@@ -271,14 +249,7 @@ static const luaL_Reg funcs[] = {
     {"load", l_load}, {"header", l_header}, {"save", l_save}, {NULL, NULL}};
 
 void nst_lua_open_safetensors(lua_State *L) {
-    if (luaL_newmetatable(L, FILE_MT)) {
-        lua_pushcfunction(L, file_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, file_gc);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_pop(L, 1);
-    lua_newtable(L);
-    luaL_setfuncs(L, funcs, 0);
+    nst_lua_new_class(L, FILE_MT, file_gc, NULL, NULL);
+    luaL_newlib(L, funcs);
     lua_setfield(L, -2, "safetensors");
 }

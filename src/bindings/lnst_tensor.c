@@ -1,10 +1,11 @@
-// Lua bindings of the tensor type: constructors, methods, operators.
-#include <math.h>
-#include <stdlib.h>
+// The Tensor type in Lua: constructors, shape and conversion methods, tostring. Its
+// arithmetic is lnst_math.c's.
+#include <stdio.h>
 #include <string.h>
 
 #include "bindings/lnst.h"
 #include "core/ops.h"
+#include "core/rng.h"
 
 // ---- shapes and options -----------------------------------------------------
 
@@ -56,10 +57,6 @@ static nst_device opts_device(lua_State *L, int idx) {
     return d;
 }
 
-static void check(lua_State *L, int rc, const nst_err *e) {
-    if (rc) nst_lua_error(L, NULL, e);
-}
-
 // ---- constructors -----------------------------------------------------------
 
 static int fill_ctor(lua_State *L, int kind) {
@@ -72,7 +69,7 @@ static int fill_ctor(lua_State *L, int kind) {
     int rc = kind == 3   ? nst_fill_rand(t, 0, 1, &e)
              : kind == 4 ? nst_fill_randn(t, 0, 1, &e)
                          : nst_fill(t, kind == 1 ? 1.0f : value, &e);
-    check(L, rc, &e);
+    nst_lua_check(L, rc, &e);
     return 1;
 }
 static int l_zeros(lua_State *L) { return fill_ctor(L, 0); }
@@ -139,7 +136,7 @@ static int l_tensor(lua_State *L) {
         nst_tensor *t = nst_lua_new_tensor(L, opts_device(L, 2), 1, &one);
         float v = (float)lua_tonumber(L, 1);
         nst_err e;
-        check(L, nst_upload(t, &v, &e), &e);
+        nst_lua_check(L, nst_upload(t, &v, &e), &e);
         return 1;
     }
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -153,7 +150,7 @@ static int l_tensor(lua_State *L) {
     if (dev != NST_CPU) {
         nst_tensor *d = nst_lua_new_tensor(L, dev, nd, shape);
         nst_err e;
-        check(L, nst_copy(d, t, &e), &e);
+        nst_lua_check(L, nst_copy(d, t, &e), &e);
     }
     return 1;
 }
@@ -187,7 +184,7 @@ static int l_shape(lua_State *L) {
 static int l_size(lua_State *L) {
     nst_tensor *t = nst_lua_check_tensor(L, 1);
     if (lua_isnoneornil(L, 2)) return l_shape(L);
-    lua_Integer d = nst_lua_check_range(L, 2, 1, t->ndim);
+    lua_Integer d = nst_lua_check_integer(L, 2, 2, NULL, 1, t->ndim);
     lua_pushinteger(L, t->shape[d - 1]);
     return 1;
 }
@@ -212,11 +209,12 @@ static int l_device(lua_State *L) {
     return 1;
 }
 
-// Copies t to a host buffer (the only place a CUDA tensor's values are waited for).
+// Copies t to a host buffer: the host waits for the device here (item, totable, bytes,
+// tostring).
 static float *host_copy(lua_State *L, nst_tensor *t) {
     float *buf = lua_newuserdatauv(L, t->numel * sizeof(float), 0); // collected with the stack
     nst_err e;
-    check(L, nst_download(t, buf, &e), &e);
+    nst_lua_check(L, nst_download(t, buf, &e), &e);
     return buf;
 }
 
@@ -254,22 +252,18 @@ static int l_bytes(lua_State *L) {
     return 1;
 }
 
-static nst_tensor *new_like(lua_State *L, const nst_tensor *t) {
-    return nst_lua_new_tensor(L, nst_dev(t), t->ndim, t->shape);
-}
-
 static int l_clone(lua_State *L) {
     nst_tensor *t = nst_lua_check_tensor(L, 1);
-    nst_tensor *c = new_like(L, t);
+    nst_tensor *c = nst_lua_new_like(L, t);
     nst_err e;
-    check(L, nst_copy(c, t, &e), &e);
+    nst_lua_check(L, nst_copy(c, t, &e), &e);
     return 1;
 }
 
 static int l_copy(lua_State *L) { // dst:copy(src): any devices, equal element counts
     nst_tensor *dst = nst_lua_check_tensor(L, 1), *src = nst_lua_check_tensor(L, 2);
     nst_err e;
-    check(L, nst_copy(dst, src, &e), &e);
+    nst_lua_check(L, nst_copy(dst, src, &e), &e);
     lua_settop(L, 1);
     return 1;
 }
@@ -277,7 +271,7 @@ static int l_copy(lua_State *L) { // dst:copy(src): any devices, equal element c
 static int l_fill(lua_State *L) {
     nst_tensor *t = nst_lua_check_tensor(L, 1);
     nst_err e;
-    check(L, nst_fill(t, (float)luaL_checknumber(L, 2), &e), &e);
+    nst_lua_check(L, nst_fill(t, (float)luaL_checknumber(L, 2), &e), &e);
     lua_settop(L, 1);
     return 1;
 }
@@ -316,7 +310,7 @@ static int l_reshape(lua_State *L) { // one size may be -1 (inferred)
 
 static int l_narrow(lua_State *L) { // t:narrow(1, start, count), start 1-based, first dim only
     nst_tensor *t = nst_lua_check_tensor(L, 1);
-    nst_lua_check_range(L, 2, 1, 1);
+    nst_lua_check_integer(L, 2, 2, NULL, 1, 1);
     lua_Integer start = luaL_checkinteger(L, 3), count = luaL_checkinteger(L, 4);
     nst_ltensor *box = nst_lua_push_box(L);
     nst_err e;
@@ -333,7 +327,7 @@ static int to_device(lua_State *L, nst_device d) {
     }
     nst_tensor *c = nst_lua_new_tensor(L, d, t->ndim, t->shape);
     nst_err e;
-    check(L, nst_copy(c, t, &e), &e);
+    nst_lua_check(L, nst_copy(c, t, &e), &e);
     return 1;
 }
 static int l_to(lua_State *L) {
@@ -344,13 +338,6 @@ static int l_to(lua_State *L) {
 }
 static int l_cpu(lua_State *L) { return to_device(L, NST_CPU); }
 static int l_cuda(lua_State *L) { return to_device(L, NST_CUDA); }
-
-static int l_close(lua_State *L) {
-    nst_ltensor *lt = luaL_checkudata(L, 1, NST_TENSOR_MT);
-    nst_tensor_free(lt->t);
-    lt->t = NULL; // a second close is harmless
-    return 0;
-}
 
 static int l_tostring(lua_State *L) {
     nst_ltensor *lt = luaL_checkudata(L, 1, NST_TENSOR_MT);
@@ -412,34 +399,19 @@ static int l_tostring(lua_State *L) {
     return 1;
 }
 
-void nst_lua_register_tensor_ops(lua_State *L); // lnst_ops.c: arithmetic methods
-
 static const luaL_Reg tensor_methods[] = {
     {"shape", l_shape}, {"size", l_size}, {"dim", l_dim}, {"numel", l_numel}, {"device", l_device},
     {"item", l_item}, {"totable", l_totable}, {"bytes", l_bytes}, {"clone", l_clone}, {"copy", l_copy},
     {"fill", l_fill}, {"reshape", l_reshape}, {"view", l_reshape}, {"narrow", l_narrow}, {"to", l_to},
-    {"cpu", l_cpu}, {"cuda", l_cuda}, {"close", l_close}, {NULL, NULL}};
+    {"cpu", l_cpu}, {"cuda", l_cuda}, {"close", nst_lua_tensor_close}, {NULL, NULL}};
 
 static const luaL_Reg module_fns[] = {
     {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full}, {"rand", l_rand}, {"randn", l_randn},
     {"manual_seed", l_manual_seed}, {"tensor", l_tensor}, {"from_bytes", l_from_bytes}, {NULL, NULL}};
 
+static const luaL_Reg tensor_meta[] = {{"__tostring", l_tostring}, {"__len", l_len}, {NULL, NULL}};
+
 void nst_lua_open_tensor(lua_State *L) {
-    luaL_newmetatable(L, NST_TENSOR_MT);
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, l_len);
-    lua_setfield(L, -2, "__len");
-    lua_pushstring(L, "nst.Tensor");
-    lua_setfield(L, -2, "__name");
-    lua_newtable(L); // methods
-    luaL_setfuncs(L, tensor_methods, 0);
-    nst_lua_register_tensor_ops(L); // adds arithmetic methods to the methods table; metamethods to mt
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    nst_lua_new_class(L, NST_TENSOR_MT, nst_lua_tensor_close, tensor_methods, tensor_meta);
     luaL_setfuncs(L, module_fns, 0);
 }

@@ -1,8 +1,9 @@
-// Lua bindings of the VGG feature extractor (the raw network; lua/nst/vgg.lua adds
-// weight lookup and preprocessing).
+// The VGG feature extractor in Lua (the raw network; lua/nst/vgg.lua adds weight lookup
+// and preprocessing). Every forward and backward is told the device's settings.
 #include <string.h>
 
 #include "bindings/lnst.h"
+#include "core/settings.h"
 #include "model/vgg.h"
 
 #define NST_VGG_MT "nst.VGGCore"
@@ -24,9 +25,7 @@ static int l_vgg_new(lua_State *L) {
     static const char *const pools[] = {"max", "avg", NULL};
     nst_pool pool = luaL_checkoption(L, 3, "max", pools) == 0 ? NST_POOL_MAX : NST_POOL_AVG;
     nst_device dev = nst_lua_opt_device(L, 4, NST_CPU);
-    nst_lvgg *lv = lua_newuserdatauv(L, sizeof *lv, 0);
-    lv->v = NULL;
-    luaL_setmetatable(L, NST_VGG_MT);
+    nst_lvgg *lv = nst_lua_new_box(L, sizeof *lv, NST_VGG_MT);
     nst_err e;
     lv->v = nst_vgg_new(arch, pool, dev, &e);
     if (!lv->v || nst_vgg_load(lv->v, path, &e)) return nst_lua_error(L, NULL, &e);
@@ -64,7 +63,7 @@ static int l_forward(lua_State *L) {
         lua_setfield(L, res, v->layer[taps[i]].name);
     }
     nst_err e;
-    if (nst_vgg_forward(v, x, n, taps, outs, &e)) return nst_lua_error(L, "forward", &e);
+    if (nst_vgg_forward(v, nst_settings_get(v->device), x, n, taps, outs, &e)) return nst_lua_error(L, "forward", &e);
     for (int i = 0; i < n; i++) {
         if (boxes[i]->t) nst_tensor_free(outs[i]); // a name listed twice
         else boxes[i]->t = outs[i];
@@ -93,7 +92,7 @@ static int l_backward(lua_State *L) {
     }
     nst_ltensor *box = nst_lua_push_box(L);
     nst_err e;
-    box->t = nst_vgg_backward(v, n, layers, grads, &e);
+    box->t = nst_vgg_backward(v, nst_settings_get(v->device), n, layers, grads, &e);
     if (!box->t) return nst_lua_error(L, NULL, &e);
     return 1;
 }
@@ -158,15 +157,7 @@ static const luaL_Reg vgg_methods[] = {{"forward", l_forward}, {"backward", l_ba
                                        {"close", l_close}, {NULL, NULL}};
 
 void nst_lua_open_vgg(lua_State *L) {
-    luaL_newmetatable(L, NST_VGG_MT);
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_newtable(L);
-    luaL_setfuncs(L, vgg_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    nst_lua_new_class(L, NST_VGG_MT, l_close, vgg_methods, NULL);
     lua_pushcfunction(L, l_vgg_new);
     lua_setfield(L, -2, "vgg_new");
 }

@@ -1,6 +1,6 @@
-// nst core: tensors, errors, limits. The core never sees lua_State, never exits,
-// never longjmps: every fallible function returns 0 on success or -1 with a message
-// in an nst_err.
+// nst core API: errors, devices, tensors, limits. The core never sees lua_State, never
+// exits, never longjmps: every fallible function returns 0 on success (or a pointer)
+// and -1 (or NULL) with a message in an nst_err.
 #ifndef NST_H
 #define NST_H
 
@@ -21,9 +21,13 @@ int nst_fail(nst_err *e, const char *fmt, ...)
 
 typedef enum nst_device { NST_CPU = 0, NST_CUDA = 1, NST_NDEVICES = 2 } nst_device;
 
-const char *nst_device_name(nst_device d);
-// Parses "cpu" / "cuda" / "cuda:0"; -1 with a message otherwise.
+// core/device.c
+const char *nst_device_name(nst_device d); // "cpu", "cuda"
+// Parses "cpu" / "cuda" / "cuda:0" / "gpu"; -1 with a message otherwise.
 int nst_device_parse(const char *s, nst_device *out, nst_err *e);
+// Whether nst was built with d's backend, and whether d can be used now.
+int nst_device_built(nst_device d);
+int nst_device_available(nst_device d);
 
 // Refcounted device memory shared by a tensor and its views.
 typedef struct nst_storage {
@@ -46,14 +50,10 @@ typedef struct nst_tensor {
 static inline float *nst_data(const nst_tensor *t) { return t->st->data + t->offset; }
 static inline nst_device nst_dev(const nst_tensor *t) { return t->st->device; }
 
-// Limits on what a size coming from outside may ask for (bytes of one tensor, pixels
-// of one image). Configurable from Lua.
+// core/limits.c: what a size coming from outside may ask for (bytes of one tensor,
+// pixels of one image). Configurable from Lua.
 extern size_t nst_max_tensor_bytes;
 extern size_t nst_max_image_pixels;
-
-// Bytes of tensor storage alive, all devices together (lets the Lua side collect
-// garbage when unreachable tensors hold much memory the collector cannot see).
-extern size_t nst_live_bytes;
 
 // Checked multiply: returns 0 and sets *out, or -1 on overflow of size_t.
 int nst_mul_size(size_t a, size_t b, size_t *out);
@@ -61,6 +61,11 @@ int nst_mul_size(size_t a, size_t b, size_t *out);
 // Validates a shape (1..4 dims, each >= 1, product within nst_max_tensor_bytes) and
 // returns its element count in *numel.
 int nst_shape_check(int ndim, const int64_t *shape, size_t *numel, nst_err *e);
+
+// ---- core/tensor.c ----
+// Bytes of tensor storage alive, all devices together (lets the Lua side collect
+// garbage when unreachable tensors hold much memory the collector cannot see).
+extern size_t nst_live_bytes;
 
 // New tensor with uninitialized contents.
 nst_tensor *nst_tensor_new(nst_device dev, int ndim, const int64_t *shape, nst_err *e);
@@ -73,7 +78,9 @@ nst_tensor *nst_tensor_narrow0(const nst_tensor *t, int64_t start, int64_t count
 void nst_tensor_free(nst_tensor *t);
 
 int nst_same_shape(const nst_tensor *a, const nst_tensor *b);
-// Writes e.g. "1x3x256x256" into buf.
+// The one shape printer: writes e.g. "1x3x256x256" into buf (truncated to len).
+void nst_shape_format(int ndim, const int64_t *shape, char *buf, size_t len);
+// nst_shape_format of t's shape.
 void nst_shape_str(const nst_tensor *t, char *buf, size_t len);
 
 // Copies between any devices; shapes must have equal element counts.
@@ -81,13 +88,7 @@ int nst_copy(nst_tensor *dst, const nst_tensor *src, nst_err *e);
 // Host <-> tensor transfers of t->numel floats.
 int nst_upload(nst_tensor *t, const float *host, nst_err *e);
 int nst_download(const nst_tensor *t, float *host, nst_err *e);
-// Waits for all queued work on the tensor's device.
+// Waits for all queued work on device d (nothing to wait for if d was never used).
 int nst_sync(nst_device d, nst_err *e);
-
-// Seeded generator (xoshiro256**), reproducible across runs and platforms. Numbers are
-// drawn on the host and uploaded.
-void nst_rng_seed(uint64_t seed);
-int nst_fill_rand(nst_tensor *t, float lo, float hi, nst_err *e);
-int nst_fill_randn(nst_tensor *t, float mean, float std, nst_err *e);
 
 #endif

@@ -1,7 +1,8 @@
 // Timing marks: where an iteration's time goes, per device. Off by default; a mark
-// costs one flag test then. When on, a CPU mark reads the clock (CPU work is
-// synchronous) and a CUDA mark records an event on the stream, so the time between two
-// marks is the device time of the work queued between them, host gaps included.
+// costs one flag test then. When on, a mark records an event through the device's
+// backend: the CPU reads the clock (CPU work is synchronous), CUDA records an event on
+// the stream, so the time between two marks is the device time of the work queued
+// between them, host gaps included.
 #ifndef NST_PROFILE_H
 #define NST_PROFILE_H
 
@@ -15,7 +16,6 @@ typedef struct nst_profile_entry {
 
 // Starts recording (clearing earlier marks); at most capacity marks are kept.
 int nst_profile_start(size_t capacity, nst_err *e);
-int nst_profile_enabled(void);
 // Records label followed by suffix (may be NULL). Marks past the capacity are counted
 // as dropped, not recorded.
 int nst_profile_mark(nst_device d, const char *label, const char *suffix, nst_err *e);

@@ -1,4 +1,4 @@
-// See signals.h.
+// Ctrl-C handling (see signals.h).
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,10 +11,13 @@ static char temp_path[4096];
 static struct sigaction old_int, old_term;
 static int installed;
 
+// Only async-signal-safe calls here (unlink, signal, raise).
 static void on_signal(int sig) {
-    if (pending) { // second signal: leave now, without a half-written file
+    if (pending) { // second signal: no half-written file, then the signal's default action
         if (temp_valid) unlink(temp_path);
-        _exit(128 + sig);
+        signal(sig, SIG_DFL);
+        raise(sig); // delivered when the handler returns (the signal is blocked until then)
+        return;
     }
     pending = sig;
 }

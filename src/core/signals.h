@@ -1,6 +1,9 @@
-// SIGINT/SIGTERM during long runs: the first signal only sets a flag the Lua loop polls
-// (so it can write a final checkpoint); a second one exits at once, after removing the
-// temporary file of any atomic save in progress, so no partial file is left behind.
+// SIGINT/SIGTERM during long runs. The first signal only sets a flag the Lua loop polls
+// (so it can write a final checkpoint and return). A second one means "stop now": the
+// handler removes the temporary file of any atomic save in progress (io/atomic_file.c),
+// so no partial file is left behind, then gives the signal its default action and raises
+// it again. The core itself never exits: the process ends the way an unhandled Ctrl-C
+// ends it (killed by the signal; a shell reports 128 + the signal number, 130 for SIGINT).
 #ifndef NST_SIGNALS_H
 #define NST_SIGNALS_H
 

@@ -1,4 +1,4 @@
-// Caching allocator for the CPU backend. Large blocks (tensors and convolution scratch)
+// Caching allocator for the CPU backend (twin of kernels/cuda_arena.cu). Large blocks (tensors and convolution scratch)
 // are kept on free after use and handed out again for the same size, so an iteration
 // does not pay the kernel's page faults and zeroing for fresh memory each time (that
 // was ~19% of a VGG iteration). Small blocks go straight to the C allocator.
@@ -31,6 +31,15 @@ static size_t round_size(size_t bytes) {
     return (bytes + grain - 1) / grain * grain;
 }
 
+// Frees every idle cached block.
+static void arena_trim(void) {
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < ncached; i++) free(cache[i].base);
+    ncached = 0;
+    cached_bytes = 0;
+    pthread_mutex_unlock(&lock);
+}
+
 void *nst_cpu_arena_alloc(size_t bytes, nst_err *e) {
     if (bytes > SIZE_MAX / 2) {
         nst_fail(e, "cpu: allocation of %zu bytes is too large", bytes);
@@ -51,7 +60,7 @@ void *nst_cpu_arena_alloc(size_t bytes, nst_err *e) {
     }
     char *base = aligned_alloc(ARENA_ALIGN, size + ARENA_HEADER);
     if (!base && size >= ARENA_BIG) { // memory is short: give the idle blocks back, retry
-        nst_cpu_arena_trim();
+        arena_trim();
         base = aligned_alloc(ARENA_ALIGN, size + ARENA_HEADER);
     }
     if (!base) {
@@ -84,19 +93,4 @@ void nst_cpu_arena_free(void *p) {
         pthread_mutex_unlock(&lock);
     }
     free(base);
-}
-
-void nst_cpu_arena_trim(void) {
-    pthread_mutex_lock(&lock);
-    for (int i = 0; i < ncached; i++) free(cache[i].base);
-    ncached = 0;
-    cached_bytes = 0;
-    pthread_mutex_unlock(&lock);
-}
-
-size_t nst_cpu_arena_cached(void) {
-    pthread_mutex_lock(&lock);
-    size_t n = cached_bytes;
-    pthread_mutex_unlock(&lock);
-    return n;
 }

@@ -1,15 +1,19 @@
-// The CPU backend's function table and its memory slots. Device pointers are plain
-// host pointers, 64-byte aligned (one cache line, one AVX-512 vector).
-#include <cblas.h>
+// The CPU backend's function table (twin of kernels/cuda_backend.cu) and its device
+// and memory slots. Device pointers are plain host pointers, 64-byte aligned (one
+// cache line, one AVX-512 vector).
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
 
+static int cpu_available(void) { return 1; }
 
-void nst_cpu_blas_init(void) {
-    // Called before every BLAS use; cheap once BLAS is already single-threaded.
-    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+// The CPU computes in float32; its convolutions take NCHW tensors, and the chain layout
+// runs the VGG through cpu_chain.c (a testing aid, nst.cpu_set_chain).
+static int cpu_configure(const nst_settings *s, nst_err *e) {
+    if (s->precision != NST_FP32) return nst_fail(e, "cpu: only fp32 precision is supported");
+    if (s->layout == NST_LAYOUT_NHWC) return nst_fail(e, "cpu: no nhwc convolution layout");
+    return 0;
 }
 
 static void *cpu_alloc(size_t bytes, nst_err *e) { return nst_cpu_arena_alloc(bytes, e); }
@@ -53,12 +57,16 @@ static int cpu_sync(nst_err *e) {
 
 const nst_backend nst_cpu_backend = {
     .name = "cpu",
+    .available = cpu_available,
+    .configure = cpu_configure,
     .alloc = cpu_alloc,
     .release = cpu_release,
     .upload = cpu_upload,
     .download = cpu_download,
     .copy = cpu_copy,
     .sync = cpu_sync,
+    .event_record = nst_cpu_event_record,
+    .event_elapsed = nst_cpu_event_elapsed,
     .fill = nst_cpu_fill,
     .binary = nst_cpu_binary,
     .binary_scalar = nst_cpu_binary_scalar,
@@ -80,5 +88,5 @@ const nst_backend nst_cpu_backend = {
     .adam_counted = nst_cpu_adam_counted,
     .mse_loss = nst_cpu_mse_loss,
     .tv_loss = nst_cpu_tv_loss,
-    .chain = &nst_cpu_chain, // inactive unless a test turns it on (cpu_chain.c)
+    .chain = &nst_cpu_chain, // used when the CPU's layout is chain (nst.cpu_set_chain)
 };

@@ -1,24 +1,22 @@
-// A channels-last chain (backend.h, nst_chain_ops) for the CPU, off unless a test turns
-// it on (nst.cpu_set_chain): it runs src/vgg.c's chain code path (buffers, padding,
-// masks, taps) on machines without a GPU, against the plain NCHW path as reference.
-// Layout as on CUDA: (n, P, channels(c)) float, channels padded to a multiple of 8 with
-// zeros. The math converts to NCHW and calls the CPU backend, so the numbers are the
-// plain path's; only the bookkeeping is under test.
+// The channels-last chain (core/backend.h, nst_chain_ops) of the CPU (twin of
+// kernels/cuda_chain.cu), used when a test sets the CPU's layout to chain
+// (nst.cpu_set_chain): it runs model/vgg_chain.c (buffers, padding, masks, taps) on
+// machines without a GPU, against the plain NCHW path as reference. Layout as on CUDA:
+// (n, P, nst_pad8(c)) float, padded channels zero. The math converts to NCHW and calls
+// the CPU backend, so the numbers are the plain path's; only the bookkeeping is under
+// test.
 #include <string.h>
 
 #include "cpu/cpu.h"
 
-static int g_on;
-
-void nst_cpu_chain_enable(int on) { g_on = on != 0; }
-
-static int active(void) { return g_on; }
-static size_t elem_size(void) { return sizeof(float); }
-static int channels(int c) { return (c + 7) / 8 * 8; }
+static size_t elem_size(nst_precision p) {
+    (void)p;
+    return sizeof(float);
+}
 
 static int from_nchw(void *out, const float *in, int n, int c, size_t P, nst_err *e) {
     (void)e;
-    int cp = channels(c);
+    int cp = nst_pad8(c);
     float *o = out;
     for (int b = 0; b < n; b++)
         for (size_t p = 0; p < P; p++)
@@ -29,7 +27,7 @@ static int from_nchw(void *out, const float *in, int n, int c, size_t P, nst_err
 
 static int to_nchw(float *out, const void *in, int n, int c, size_t P, nst_err *e) {
     (void)e;
-    int cp = channels(c);
+    int cp = nst_pad8(c);
     const float *x = in;
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++)
@@ -46,10 +44,13 @@ static float *unchain(const void *in, int n, int c, size_t P, nst_err *e) {
 }
 
 // The CPU's convolutions take (k,c,3,3) float: the weights are copied as they are.
-static size_t weight_bytes(int k, int c) { return (size_t)k * c * 9 * sizeof(float); }
+static size_t weight_bytes(nst_precision p, int k, int c) {
+    (void)p;
+    return (size_t)k * c * 9 * sizeof(float);
+}
 static int weights(void *out, const float *w, int k, int c, nst_err *e) {
     (void)e;
-    memcpy(out, w, weight_bytes(k, c));
+    memcpy(out, w, weight_bytes(NST_FP32, k, c));
     return 0;
 }
 
@@ -101,7 +102,7 @@ static int pool_bwd(void *dx, const void *dy, const void *x, int n, int c, int h
 static int grad(void *g, int valid, const float *tap, const void *mask, int n, int c, size_t P,
                 nst_err *e) {
     if (!tap && !valid) return nst_fail(e, "chain grad: nothing to mask");
-    int cp = channels(c);
+    int cp = nst_pad8(c);
     float *gg = g;
     const float *m = mask;
     for (int b = 0; b < n; b++)
@@ -116,6 +117,15 @@ static int grad(void *g, int valid, const float *tap, const void *mask, int n, i
     return 0;
 }
 
-const nst_chain_ops nst_cpu_chain = {active,   elem_size, channels, from_nchw, to_nchw,
-                                     weight_bytes, weights, conv_fwd, conv_bwd, pool_fwd,
-                                     pool_bwd, grad};
+const nst_chain_ops nst_cpu_chain = {
+    .elem_size = elem_size,
+    .from_nchw = from_nchw,
+    .to_nchw = to_nchw,
+    .weight_bytes = weight_bytes,
+    .weights = weights,
+    .conv_fwd = conv_fwd,
+    .conv_bwd = conv_bwd,
+    .pool_fwd = pool_fwd,
+    .pool_bwd = pool_bwd,
+    .grad = grad,
+};

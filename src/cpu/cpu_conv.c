@@ -1,4 +1,5 @@
-// CPU 3x3 convolution (stride 1, pad 1), GEMM and Gram on OpenBLAS sgemm/ssyrk.
+// CPU 3x3 convolution, stride 1, pad 1 (twin of kernels/cuda_conv.cu): forward with
+// bias and ReLU, backward-data (optionally through a ReLU's mask).
 //
 // Convolution is im2col + sgemm over chunks of output rows, so the column buffer
 // stays cache-sized: for a chunk of R rows, col (9C, R*W) holds the shifted inputs
@@ -15,10 +16,17 @@
 // Floats of one chunk's column buffer (8 MiB): big enough for long GEMMs, small
 // enough to stay in the 32 MiB L3.
 #define COL_BUDGET (2u << 20)
-// Column slices handed to threads are multiples of this (whole vectors).
-#define COL_ALIGN 16
 // Fewest input and output channels for the Winograd path.
 #define WINO_MIN_CH 16
+
+// Rows of the image per chunk of a (kdim, rows * w) column buffer: as many as fit the
+// budget, at least one, at most h.
+static size_t chunk_rows(size_t kdim, int h, int w) {
+    size_t rows = COL_BUDGET / (kdim * (size_t)w);
+    if (rows < 1) rows = 1;
+    if (rows > (size_t)h) rows = (size_t)h;
+    return rows;
+}
 
 // Rows [r0, r0 + R) of the im2col matrix of x (C, H, W): row (c, a, b) of col
 // (9C, R*W) is x[c] shifted by (a - 1, b - 1) with zeros outside.
@@ -55,10 +63,7 @@ static void im2col_rows(float *col, const float *x, int c, int h, int w, int r0,
 int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float *bias, int relu,
                         int n, int ci, int h, int w, int ko, nst_err *e) {
     size_t kdim = (size_t)9 * ci, hw = (size_t)h * w;
-    // Rows per chunk: as many as fit the budget, at least one.
-    size_t rows = COL_BUDGET / (kdim * (size_t)w);
-    if (rows < 1) rows = 1;
-    if (rows > (size_t)h) rows = (size_t)h;
+    size_t rows = chunk_rows(kdim, h, w);
     float *col = nst_cpu_scratch(kdim * rows * (size_t)w, e);
     if (!col) return -1;
     nst_cpu_blas_init();
@@ -74,7 +79,7 @@ int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float
                 int nt = omp_get_num_threads(), t = omp_get_thread_num();
                 // This thread's columns [j0, j1) of the chunk.
                 int per = (nb + nt - 1) / nt;
-                per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
+                per = (per + NST_CPU_SLICE_ALIGN - 1) / NST_CPU_SLICE_ALIGN * NST_CPU_SLICE_ALIGN;
                 int j0 = t * per < nb ? t * per : nb, j1 = j0 + per < nb ? j0 + per : nb;
                 if (j1 > j0) {
                     float *yc = yi + (size_t)r0 * w + j0;
@@ -110,9 +115,7 @@ int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float
 static int bwd_data_col2im(float *dx, const float *dy, const float *mask, const float *w, int n,
                            int c, int h, int wd, int k, nst_err *e) {
     size_t kdim = (size_t)9 * c, hw = (size_t)h * wd;
-    size_t rows = COL_BUDGET / (kdim * (size_t)wd);
-    if (rows < 1) rows = 1;
-    if (rows > (size_t)h) rows = (size_t)h;
+    size_t rows = chunk_rows(kdim, h, wd);
     float *z = nst_cpu_scratch(kdim * rows * (size_t)wd, e);
     float *dm = z && mask ? nst_cpu_scratch((size_t)k * rows * wd, e) : NULL;
     if (!z || (mask && !dm)) {
@@ -134,7 +137,7 @@ static int bwd_data_col2im(float *dx, const float *dy, const float *mask, const 
             {
                 int nt = omp_get_num_threads(), t = omp_get_thread_num();
                 int per = (nb + nt - 1) / nt;
-                per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
+                per = (per + NST_CPU_SLICE_ALIGN - 1) / NST_CPU_SLICE_ALIGN * NST_CPU_SLICE_ALIGN;
                 int j0 = t * per < nb ? t * per : nb, j1 = j0 + per < nb ? j0 + per : nb;
                 const float *src = dyi + (size_t)r0 * wd; // the chunk of dy, rows hw apart
                 int ld = (int)hw;
@@ -217,111 +220,4 @@ int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, co
     int rc = nst_cpu_conv_im2col(dx, dy, wt, NULL, 0, n, k, h, wd, c, e);
     nst_cpu_free(wt);
     return rc;
-}
-
-// Below this many flops one thread is faster than two.
-#define GEMM_PAR_FLOPS 4e6
-
-int nst_cpu_gemm(float *c, const float *a, const float *b, int m, int n, int k, int trans_a,
-                 int trans_b, float alpha, float beta, nst_err *e) {
-    if (m < 1 || n < 1 || k < 1) return nst_fail(e, "cpu: gemm sizes m=%d n=%d k=%d", m, n, k);
-    nst_cpu_blas_init();
-    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    int lda = trans_a ? m : k, ldb = trans_b ? k : n;
-    double flops = 2.0 * m * n * k;
-    // Split the larger of m and n among the threads; each calls single-threaded sgemm.
-    int split_m = m >= n;
-#pragma omp parallel if (flops > GEMM_PAR_FLOPS)
-    {
-        int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        int len = split_m ? m : n, per = (len + nt - 1) / nt;
-        if (!split_m) per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
-        int i0 = t * per < len ? t * per : len, i1 = i0 + per < len ? i0 + per : len;
-        if (i1 > i0) {
-            if (split_m) {
-                // rows i0.. of op(A): (m, k) row-major, or column i0 of stored (k, m)
-                const float *as = trans_a ? a + i0 : a + (size_t)i0 * k;
-                cblas_sgemm(CblasRowMajor, ta, tb, i1 - i0, n, k, alpha, as, lda, b, ldb, beta,
-                            c + (size_t)i0 * n, n);
-            } else {
-                const float *bs = trans_b ? b + (size_t)i0 * k : b + i0;
-                cblas_sgemm(CblasRowMajor, ta, tb, m, i1 - i0, k, alpha, a, lda, bs, ldb, beta,
-                            c + i0, n);
-            }
-        }
-    }
-    return 0;
-}
-
-// F's rows are m floats apart; when m is a multiple of a large power of two, the rows
-// of a panel fall into the same cache sets and ssyrk slows down by ~30%. Such F is
-// copied slice by slice into a buffer whose rows are GRAM_PAD floats longer.
-#define GRAM_PAD 16
-#define GRAM_SLICE_FLOATS (256u << 10)
-
-// Lower triangle of dst (c, c) = scale * F[:, k0:k1] F[:, k0:k1]^T, f (c, m).
-static void gram_slice(float *dst, const float *f, int c, int64_t m, int64_t k0, int64_t k1,
-                       float scale, float *buf, int64_t sl) {
-    if (!buf) {
-        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, c, (int)(k1 - k0), scale, f + k0, (int)m,
-                    0.0f, dst, c);
-        return;
-    }
-    int ld = (int)sl + GRAM_PAD;
-    for (int64_t s = k0; s < k1; s += sl) {
-        int len = (int)(k1 - s < sl ? k1 - s : sl);
-        for (int i = 0; i < c; i++) memcpy(buf + (size_t)i * ld, f + (size_t)i * m + s, sizeof(float) * len);
-        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, c, len, scale, buf, ld, s == k0 ? 0.0f : 1.0f,
-                    dst, c);
-    }
-}
-
-int nst_cpu_gram(float *out, const float *f, int batch, int c, int64_t m, float scale, nst_err *e) {
-    if (batch < 1 || c < 1 || m < 1 || m > INT32_MAX)
-        return nst_fail(e, "cpu: gram sizes batch=%d c=%d m=%lld", batch, c, (long long)m);
-    nst_cpu_blas_init();
-    // Threads split the long dimension m: thread t computes the lower triangle of
-    // F[:, slice_t] F[:, slice_t]^T with ssyrk (faster than sgemm here, half the flops)
-    // into out (t = 0) or a private (c, c) buffer, and the buffers are added.
-    int nth = (double)c * c * m > GEMM_PAR_FLOPS ? omp_get_max_threads() : 1;
-    size_t cc = (size_t)c * c;
-    int64_t sl = GRAM_SLICE_FLOATS / c;
-    sl = sl < 256 ? 256 : sl / COL_ALIGN * COL_ALIGN;
-    int copy = m % 512 == 0 && m > sl;
-    size_t bufsz = copy ? (size_t)c * (size_t)(sl + GRAM_PAD) : 0;
-    float *part = nst_cpu_scratch(cc * (size_t)(nth - 1) + bufsz * (size_t)nth + 1, e);
-    if (!part) return -1;
-    float *bufs = part + cc * (size_t)(nth - 1);
-    for (int bi = 0; bi < batch; bi++) {
-        const float *fb = f + (size_t)bi * c * (size_t)m;
-        float *g = out + (size_t)bi * cc;
-#pragma omp parallel num_threads(nth)
-        {
-            int nt = omp_get_num_threads(), t = omp_get_thread_num();
-            int64_t per = (m + nt - 1) / nt;
-            per = (per + COL_ALIGN - 1) / COL_ALIGN * COL_ALIGN;
-            int64_t k0 = t * per < m ? t * per : m, k1 = k0 + per < m ? k0 + per : m;
-            float *dst = t == 0 ? g : part + cc * (size_t)(t - 1);
-            if (k1 > k0)
-                gram_slice(dst, fb, c, m, k0, k1, scale, copy ? bufs + bufsz * (size_t)t : NULL, sl);
-            else
-                memset(dst, 0, sizeof(float) * cc);
-#pragma omp barrier
-            // Sum the partial lower triangles, then mirror into the upper one.
-#pragma omp for schedule(static)
-            for (int i = 0; i < c; i++) {
-                float *gi = g + (size_t)i * c;
-                for (int p = 0; p < nt - 1; p++) {
-                    const float *pi = part + cc * (size_t)p + (size_t)i * c;
-                    for (int j = 0; j <= i; j++) gi[j] += pi[j];
-                }
-            }
-#pragma omp for schedule(static)
-            for (int i = 0; i < c; i++)
-                for (int j = i + 1; j < c; j++) g[(size_t)i * c + j] = g[(size_t)j * c + i];
-        }
-    }
-    nst_cpu_free(part);
-    return 0;
 }

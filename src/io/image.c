@@ -1,16 +1,13 @@
-// Image files: format detection by content, size limits, atomic saving. The format
-// readers and writers live in image_png.c and image_jpeg.c.
+// Image files: format detection by content, size limits, loading and saving (through
+// the atomic writer). The format readers and writers live in image_png.c and
+// image_jpeg.c.
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "io/atomic_file.h"
 #include "io/image.h"
-#include "core/signals.h"
 
 int nst_image_check_size(const char *path, int64_t w, int64_t h, nst_err *e) {
     if (w < 1 || h < 1)
@@ -96,21 +93,6 @@ static int format_from_path(const char *path, nst_image_format *fmt, nst_err *e)
                     path);
 }
 
-// Makes a rename durable; failure here is not an error (the file itself is synced).
-static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 int nst_image_save(const nst_tensor *t, const char *path, const nst_image_save_opts *opts,
                    nst_err *e) {
     char shape[64];
@@ -134,37 +116,9 @@ int nst_image_save(const nst_tensor *t, const char *path, const nst_image_save_o
     if (quality < 1 || quality > 100)
         return nst_fail(e, "%s: JPEG quality must be in 1..100, got %d", path, quality);
 
-    size_t len = strlen(path);
-    char *tmp = malloc(len + sizeof ".tmp-XXXXXX");
-    if (!tmp) return nst_fail(e, "%s: out of memory", path);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = nst_fail(e, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    nst_signals_tempfile(tmp); // a second Ctrl-C removes it before exiting
-    // mkstemp makes the file 0600; an image is an ordinary, readable file.
-    (void)fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    int rc = -1;
-    if (!f) {
-        nst_fail(e, "%s: cannot write: %s", tmp, strerror(errno));
-        close(fd);
-    } else {
-        rc = fmt == NST_IMAGE_PNG ? nst_png_write(f, path, nst_data(t), h, w, bits, e)
-                                  : nst_jpeg_write(f, path, nst_data(t), h, w, quality, e);
-        if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-            rc = nst_fail(e, "%s: cannot write: %s", tmp, strerror(errno));
-        if (fclose(f) != 0 && rc == 0) rc = nst_fail(e, "%s: cannot write: %s", tmp, strerror(errno));
-    }
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = nst_fail(e, "%s: cannot replace it with the new file: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    else sync_parent_dir(path);
-    nst_signals_tempfile(NULL);
-    free(tmp);
-    return rc;
+    nst_atomic_file af;
+    if (nst_atomic_open(&af, path, e)) return -1;
+    int rc = fmt == NST_IMAGE_PNG ? nst_png_write(af.f, path, nst_data(t), h, w, bits, e)
+                                  : nst_jpeg_write(af.f, path, nst_data(t), h, w, quality, e);
+    return nst_atomic_close(&af, rc == 0, e);
 }

@@ -33,9 +33,8 @@ int nst_image_info_read(const char *path, nst_image_info *info, nst_err *e);
 // or corrupt data, CMYK JPEG.
 nst_tensor *nst_image_load(const char *path, nst_err *e);
 // Saves a (1,3,H,W) or (3,H,W) CPU tensor; format from the extension (.png, .jpg,
-// .jpeg, any case). Values are clamped to [0,1] (NaN becomes 0) and rounded. Atomic:
-// writes path.tmp-XXXXXX in the same directory, fsyncs, renames over path; on error
-// the temporary file is removed and an existing file at path is left as it was.
+// .jpeg, any case). Values are clamped to [0,1] (NaN becomes 0) and rounded. Atomic
+// (io/atomic_file.h): on error an existing file at path is left as it was.
 int nst_image_save(const nst_tensor *t, const char *path, const nst_image_save_opts *opts,
                    nst_err *e);
 

@@ -1,4 +1,5 @@
-// safetensors files: reader (safetensors.c) and atomic writer (safetensors_write.c).
+// safetensors files: header parser (safetensors_header.c), reader (safetensors_read.c)
+// and writer (safetensors_write.c).
 // Format: u64 little-endian header length N, N bytes of JSON
 //   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 //    "__metadata__": {"key": "value", ...}}
@@ -64,15 +65,17 @@ const char *nst_st_meta_get(const nst_st_file *f, const char *key);
 int nst_st_read_into(const nst_st_file *f, const nst_st_entry *en, nst_tensor *dst, nst_err *e);
 // A new CPU tensor with en's shape and data.
 nst_tensor *nst_st_read(const nst_st_file *f, const nst_st_entry *en, nst_err *e);
-// Convenience: nst_st_find + nst_st_read; "no tensor 'x' in FILE" when absent.
-nst_tensor *nst_st_load(const nst_st_file *f, const char *name, nst_err *e);
 
 // Writes n named tensors (any device, float32) and nmeta key/value strings to path,
-// stored as dtype. Atomic: a temporary file in the same directory is written, fsynced
-// and renamed over path; on error nothing is left behind and path is untouched. Names
-// must be non-empty, unique and not "__metadata__".
+// stored as dtype. Atomic (io/atomic_file.h): on error nothing is left behind and path
+// is untouched. Names must be non-empty, unique and not "__metadata__".
 int nst_st_save(const char *path, size_t n, const char *const *names,
                 const nst_tensor *const *tensors, size_t nmeta, const char *const *keys,
                 const char *const *values, nst_st_dtype dtype, nst_err *e);
+
+// Internal to io/safetensors_*.c: fills f's tensors and metadata from the header
+// (json, len bytes) and checks them against f->file_size; orders entries by name.
+int nst_st_parse_header(nst_st_file *f, const char *json, size_t len, nst_err *e);
+int nst_st_cmp_entry(const void *a, const void *b);
 
 #endif

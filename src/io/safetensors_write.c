@@ -1,35 +1,17 @@
-// safetensors writer: header built with cJSON, data converted in chunks, written to a
-// temporary file in the target's directory, fsynced and renamed over the target.
+// safetensors writer: header built with cJSON, data converted in chunks, written
+// through the atomic writer (io/atomic_file.h).
 #include "io/safetensors.h"
-#include "core/signals.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/half.h"
+#include "io/atomic_file.h"
 
 #define CHUNK_ELEMS ((size_t)1 << 16)
-
-static int write_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -105,26 +87,28 @@ static char *build_header(size_t n, const char *const *names, const nst_tensor *
     return out;
 }
 
-// Writes t's elements as little-endian dtype.
-static int write_tensor(int fd, const nst_tensor *t, nst_st_dtype dtype, nst_err *e) {
+// Writes t's elements (named name) as little-endian dtype.
+static int write_tensor(nst_atomic_file *af, const char *name, const nst_tensor *t,
+                        nst_st_dtype dtype, nst_err *e) {
     const float *src = NULL;
     float *host = NULL;
     if (nst_dev(t) == NST_CPU) {
         src = nst_data(t);
     } else {
+        nst_err inner;
         host = malloc(t->numel * sizeof *host);
         if (!host)
-            return nst_fail(e, "out of memory");
-        if (nst_download(t, host, e)) {
+            return nst_fail(e, "%s: tensor '%s': out of memory", af->path, name);
+        if (nst_download(t, host, &inner)) {
             free(host);
-            return -1;
+            return nst_fail(e, "%s: tensor '%s': %s", af->path, name, inner.msg);
         }
         src = host;
     }
     size_t es = nst_st_dtype_size(dtype);
     size_t cap = t->numel < CHUNK_ELEMS ? t->numel : CHUNK_ELEMS;
     unsigned char *buf = malloc(cap * es);
-    int rc = buf ? 0 : nst_fail(e, "out of memory");
+    int rc = buf ? 0 : nst_fail(e, "%s: tensor '%s': out of memory", af->path, name);
     for (size_t done = 0; !rc && done < t->numel;) {
         size_t k = t->numel - done < cap ? t->numel - done : cap;
         for (size_t i = 0; i < k; i++) {
@@ -140,8 +124,7 @@ static int write_tensor(int fd, const nst_tensor *t, nst_st_dtype dtype, nst_err
                 p[0] = (unsigned char)h, p[1] = (unsigned char)(h >> 8);
             }
         }
-        if (write_all(fd, buf, k * es))
-            rc = nst_fail(e, "write failed: %s", strerror(errno));
+        rc = nst_atomic_write(af, buf, k * es, e);
         done += k;
     }
     free(buf);
@@ -171,20 +154,6 @@ static int check_args(const char *path, size_t n, const char *const *names,
     return 0;
 }
 
-// Best effort: makes the rename itself durable.
-static void sync_dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int nst_st_save(const char *path, size_t n, const char *const *names,
                 const nst_tensor *const *tensors, size_t nmeta, const char *const *keys,
                 const char *const *values, nst_st_dtype dtype, nst_err *e) {
@@ -194,50 +163,17 @@ int nst_st_save(const char *path, size_t n, const char *const *names,
     char *header = build_header(n, names, tensors, nmeta, keys, values, dtype, &hlen);
     if (!header)
         return nst_fail(e, "%s: out of memory building the header", path);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) {
+    nst_atomic_file af;
+    if (nst_atomic_open(&af, path, e)) {
         free(header);
-        return nst_fail(e, "%s: out of memory", path);
+        return -1;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = nst_fail(e, "cannot create a temporary file next to %s: %s", path,
-                          strerror(errno));
-        free(tmp);
-        free(header);
-        return rc;
-    }
-    nst_signals_tempfile(tmp); // a second Ctrl-C removes it before exiting
-    mode_t mask = umask(0);
-    umask(mask);
-    int rc = 0;
-    if (fchmod(fd, 0666 & ~mask))
-        rc = nst_fail(e, "%s: chmod failed: %s", tmp, strerror(errno));
     unsigned char lenb[8];
     for (int i = 0; i < 8; i++)
         lenb[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    if (!rc && (write_all(fd, lenb, 8) || write_all(fd, header, hlen)))
-        rc = nst_fail(e, "cannot write %s: %s", tmp, strerror(errno));
-    for (size_t i = 0; !rc && i < n; i++) {
-        nst_err inner;
-        if (write_tensor(fd, tensors[i], dtype, &inner))
-            rc = nst_fail(e, "cannot write %s: tensor '%s': %s", path, names[i], inner.msg);
-    }
-    if (!rc && fsync(fd))
-        rc = nst_fail(e, "cannot write %s: fsync: %s", tmp, strerror(errno));
-    if (close(fd) && !rc)
-        rc = nst_fail(e, "cannot write %s: close: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path))
-        rc = nst_fail(e, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc)
-        unlink(tmp);
-    else
-        sync_dir_of(path);
-    nst_signals_tempfile(NULL);
-    free(tmp);
+    int rc = nst_atomic_write(&af, lenb, 8, e) || nst_atomic_write(&af, header, hlen, e) ? -1 : 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = write_tensor(&af, names[i], tensors[i], dtype, e);
     free(header);
-    return rc;
+    return nst_atomic_close(&af, rc == 0, e);
 }

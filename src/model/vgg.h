@@ -1,9 +1,16 @@
 // VGG16/VGG19 feature extractor: layer table, weights from safetensors, forward to the
 // deepest tap, backward to the network input. Weights never get gradients.
+//
+// The caller tells every forward and backward the settings of the network's device
+// (core/settings.h, nst_settings_get): with the chain layout the network runs on the
+// backend's channels-last chain (model/vgg_chain.c), else on NCHW tensors through the
+// core's ops (model/vgg_run.c). A backward whose settings no longer fit the buffers its
+// forward kept (the chain's element type changed) is an error: run forward again.
 #ifndef NST_VGG_H
 #define NST_VGG_H
 
 #include "core/backend.h"
+#include "core/settings.h"
 
 #define NST_VGG_MAX_LAYERS 37 // VGG19: 16 conv + 16 relu + 5 pool
 
@@ -35,7 +42,7 @@ typedef struct nst_vgg {
     // The last forward ran on the backend's channels-last chain (backend.h): kept[] then
     // holds chain buffers (1-D tensors of raw bytes), not NCHW float tensors.
     int chained;
-    size_t chain_elem; // the chain's bytes per element at that forward
+    size_t chain_elem; // the chain's bytes per element in that forward's settings
 } nst_vgg;
 
 // A network with arch's layer table and no weights.
@@ -47,11 +54,11 @@ int nst_vgg_load(nst_vgg *v, const char *path, nst_err *e);
 // Index of the layer named name, or -1.
 int nst_vgg_find(const nst_vgg *v, const char *name);
 // Runs x (N,3,H,W) through layers up to the deepest tap; outs[i] receives a new tensor
-// reference for taps[i].
-int nst_vgg_forward(nst_vgg *v, const nst_tensor *x, int ntaps, const int *taps, nst_tensor **outs,
-                    nst_err *e);
+// reference for taps[i]. mode: the device's settings now.
+int nst_vgg_forward(nst_vgg *v, const nst_settings *mode, const nst_tensor *x, int ntaps,
+                    const int *taps, nst_tensor **outs, nst_err *e);
 // Gradient w.r.t. the last forward's input given gradients at some layers' outputs.
-nst_tensor *nst_vgg_backward(nst_vgg *v, int ngrads, const int *layers, const nst_tensor *const *grads,
-                             nst_err *e);
+nst_tensor *nst_vgg_backward(nst_vgg *v, const nst_settings *mode, int ngrads, const int *layers,
+                             const nst_tensor *const *grads, nst_err *e);
 
 #endif
