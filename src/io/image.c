@@ -23,6 +23,16 @@ int nst_image_check_size(const char *path, int64_t w, int64_t h, nst_err *e) {
     return 0;
 }
 
+void nst_image_put_rgb8_row(nst_tensor *t, const unsigned char *rgb, int64_t y) {
+    int64_t h = t->shape[2], w = t->shape[3];
+    float *r = nst_data(t) + y * w, *g = r + h * w, *b = g + h * w;
+    for (int64_t x = 0; x < w; x++, rgb += 3) {
+        r[x] = rgb[0] / 255.0f;
+        g[x] = rgb[1] / 255.0f;
+        b[x] = rgb[2] / 255.0f;
+    }
+}
+
 unsigned nst_image_quantize(float v, unsigned maxv) {
     if (!(v > 0.0f)) return 0; // negative or NaN
     if (v >= 1.0f) return maxv;

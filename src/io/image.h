@@ -67,6 +67,8 @@ int nst_jpeg_write(FILE *f, const char *path, const float *rgb, int64_t h, int64
 
 // 0x0 / over-limit checks shared by the readers; the message names path and size.
 int nst_image_check_size(const char *path, int64_t w, int64_t h, nst_err *e);
+// Row y of a (1,3,H,W) image from w interleaved 8-bit RGB pixels, scaled to [0,1].
+void nst_image_put_rgb8_row(nst_tensor *t, const unsigned char *rgb, int64_t y);
 // Rounds a [0,1]-clamped value (NaN -> 0) to 0..maxv.
 unsigned nst_image_quantize(float v, unsigned maxv);
 

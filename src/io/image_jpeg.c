@@ -125,14 +125,10 @@ static int read_body(jpeg_ctx *c, struct jpeg_decompress_struct *ci, FILE *f) {
             return -1;
         }
         const unsigned char *p = c->row;
-        float *ry = r + y * w, *gy = g + y * w, *by = b + y * w;
         if (nc == 3) {
-            for (int64_t x = 0; x < w; x++, p += 3) {
-                ry[x] = p[0] / 255.0f;
-                gy[x] = p[1] / 255.0f;
-                by[x] = p[2] / 255.0f;
-            }
+            nst_image_put_rgb8_row(c->t, p, y);
         } else {
+            float *ry = r + y * w, *gy = g + y * w, *by = b + y * w;
             for (int64_t x = 0; x < w; x++) ry[x] = gy[x] = by[x] = p[x] / 255.0f;
         }
     }

@@ -122,15 +122,11 @@ int nst_png_info(FILE *f, const char *path, nst_image_info *out, nst_err *e) {
 
 // One decoded row (RGB, 8 or 16 bits big-endian) into planes of t at row y.
 static void convert_row(nst_tensor *t, const unsigned char *row, int64_t y, int bits) {
-    int64_t h = t->shape[2], w = t->shape[3];
-    float *r = nst_data(t) + y * w, *g = r + h * w, *b = g + h * w;
     if (bits == 8) {
-        for (int64_t x = 0; x < w; x++, row += 3) {
-            r[x] = row[0] / 255.0f;
-            g[x] = row[1] / 255.0f;
-            b[x] = row[2] / 255.0f;
-        }
+        nst_image_put_rgb8_row(t, row, y);
     } else {
+        int64_t h = t->shape[2], w = t->shape[3];
+        float *r = nst_data(t) + y * w, *g = r + h * w, *b = g + h * w;
         for (int64_t x = 0; x < w; x++, row += 6) {
             r[x] = ((row[0] << 8) | row[1]) / 65535.0f;
             g[x] = ((row[2] << 8) | row[3]) / 65535.0f;
