@@ -23,9 +23,9 @@ typedef std::unordered_map<size_t, std::vector<void *>> FreeLists; // class byte
 
 struct Arena {
     std::mutex mu;
-    FreeLists free_lists;                    // the general pool
+    FreeLists free_lists; // the general pool
     std::unordered_map<void *, size_t> live; // block -> class bytes
-    std::unordered_map<void *, int> owner;   // block -> graph pool (absent: general)
+    std::unordered_map<void *, int> owner; // block -> graph pool (absent: general)
     std::unordered_map<int, FreeLists> pool_free;
     int capturing = 0; // pool of the capture in progress, 0 when none
     size_t in_use = 0, peak = 0, reserved = 0;

@@ -37,7 +37,8 @@ __global__ void bias_relu_kernel(T *y, const float *bias, size_t total, int k, i
 // g = g * (mask > 0), elementwise over the same layout (a ReLU's backward).
 template <typename T>
 __global__ void mask_kernel(T *g, const T *mask, size_t total) {
-    NST_CU_GRID_STRIDE(i, total) if (!(load(mask + i) > 0.0f)) store(g + i, 0.0f);
+    NST_CU_GRID_STRIDE(i, total)
+        if (!(load(mask + i) > 0.0f)) store(g + i, 0.0f);
 }
 
 // g (n, P, cp) = ((valid ? g : 0) + tap (n, c, P) float), then zeroed where mask (like
@@ -160,10 +161,10 @@ int chain_bias_relu(void *y, const float *bias, size_t rows, int k, int relu, ns
     size_t total = rows * (size_t)kp;
     if (chain_bf16())
         bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)y, bias,
-                                                                        total, k, kp, relu);
+                                                                         total, k, kp, relu);
     else
         bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)y, bias, total, k,
-                                                                        kp, relu);
+                                                                         kp, relu);
     return nst_cu_launched("bias_relu_kernel", e);
 }
 
@@ -188,8 +189,7 @@ static size_t chain_weight_bytes(nst_precision p, int k, int c) {
 }
 
 static int chain_weights(void *out, const float *w, int k, int c, nst_err *e) {
-    return nst_cu_weights_krsc(out, chain_bf16(), w, k, c, nst_pad8(k),
-                               nst_pad8(c), e);
+    return nst_cu_weights_krsc(out, chain_bf16(), w, k, c, nst_pad8(k), nst_pad8(c), e);
 }
 
 // The chain's convolutions: x, y, dx, dy are NHWC buffers with padded channels in the
@@ -239,8 +239,8 @@ static int chain_pool_bwd(void *dx, const void *dy, const void *x, int n, int c,
     return nst_cu_launched("chain pool_bwd_kernel", e);
 }
 
-static int chain_grad(void *g, int valid, const float *tap, const void *mask, int n, int c, size_t P,
-                      nst_err *e) {
+static int chain_grad(void *g, int valid, const float *tap, const void *mask, int n, int c,
+                      size_t P, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     int cp = nst_pad8(c);
@@ -253,23 +253,24 @@ static int chain_grad(void *g, int valid, const float *tap, const void *mask, in
             mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(
                 (__nv_bfloat16 *)g, (const __nv_bfloat16 *)mask, total);
         else
-            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)g, (const float *)mask,
-                                                                      total);
+            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)g,
+                                                                        (const float *)mask, total);
         return nst_cu_launched("chain mask_kernel", e);
     }
     for (int b0 = 0; b0 < n; b0 += MAX_Z) {
         int nb = n - b0 < MAX_Z ? n - b0 : MAX_Z;
         size_t off = (size_t)b0 * cp * P;
         const float *t = tap + (size_t)b0 * c * P;
-        dim3 grid((unsigned)((P + TILE - 1) / TILE), (unsigned)((cp + TILE - 1) / TILE), (unsigned)nb);
+        dim3 grid((unsigned)((P + TILE - 1) / TILE), (unsigned)((cp + TILE - 1) / TILE),
+                  (unsigned)nb);
         dim3 block(TILE, ROWS);
         if (bf)
-            add_tap_kernel<<<grid, block, 0, s>>>((__nv_bfloat16 *)g + off, valid, t,
-                                                  mask ? (const __nv_bfloat16 *)mask + off : nullptr,
-                                                  c, cp, P);
+            add_tap_kernel<<<grid, block, 0, s>>>(
+                (__nv_bfloat16 *)g + off, valid, t,
+                mask ? (const __nv_bfloat16 *)mask + off : nullptr, c, cp, P);
         else
-            add_tap_kernel<<<grid, block, 0, s>>>((float *)g + off, valid, t,
-                                                  mask ? (const float *)mask + off : nullptr, c, cp, P);
+            add_tap_kernel<<<grid, block, 0, s>>>(
+                (float *)g + off, valid, t, mask ? (const float *)mask + off : nullptr, c, cp, P);
         if (nst_cu_launched("chain add_tap_kernel", e)) return -1;
     }
     return 0;
@@ -277,15 +278,8 @@ static int chain_grad(void *g, int valid, const float *tap, const void *mask, in
 
 // Positional, in the order of struct nst_chain_ops (designated initializers are C++20).
 extern "C" const nst_chain_ops nst_cuda_chain = {
-    chain_elem_size,
-    chain_from_nchw,
-    chain_to_nchw,
-    chain_weight_bytes,
-    chain_weights,
-    chain_conv_fwd,
-    chain_conv_bwd,
-    chain_pool_fwd,
-    chain_pool_bwd,
-    chain_grad,
+    chain_elem_size, chain_from_nchw, chain_to_nchw,  chain_weight_bytes, chain_weights,
+    chain_conv_fwd,  chain_conv_bwd,  chain_pool_fwd, chain_pool_bwd,     chain_grad,
 };
-static_assert(sizeof(nst_chain_ops) == 10 * sizeof(void *), "nst_chain_ops changed: update the table");
+static_assert(sizeof(nst_chain_ops) == 10 * sizeof(void *),
+              "nst_chain_ops changed: update the table");

@@ -63,8 +63,7 @@ int nst_cu_stream(cudaStream_t *s, nst_err *e) {
         *s = g_stream;
         return 0;
     }
-    if (!nst_cu_available())
-        return nst_fail(e, "CUDA not available: %s", g_unavailable_why);
+    if (!nst_cu_available()) return nst_fail(e, "CUDA not available: %s", g_unavailable_why);
     if (nst_cu_check(cudaSetDevice(0), "cudaSetDevice(0)", e)) return -1;
     // Non-blocking: our stream never waits on the legacy default stream.
     if (nst_cu_check(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking),

@@ -36,9 +36,9 @@ enum dir { DIR_FWD = 0, DIR_BWD_DATA = 1 };
 
 struct Plan {
     int dir, n, c, h, w, k, prec, nhwc; // the key; c and k unpadded
-    int cp, kp;                          // channels as cuDNN sees them (padded when nhwc)
+    int cp, kp; // channels as cuDNN sees them (padded when nhwc)
     cudnnTensorDescriptor_t xd, yd; // x (n,c,h,w), y (n,k,h,w); dx / dy for backward
-    cudnnFilterDescriptor_t wd;     // (k,c,3,3)
+    cudnnFilterDescriptor_t wd; // (k,c,3,3)
     cudnnConvolutionDescriptor_t cd;
     int algo; // cudnnConvolutionFwdAlgo_t or cudnnConvolutionBwdDataAlgo_t
     size_t ws;
@@ -82,7 +82,7 @@ int plan_descriptors(Plan *p, nst_err *e) {
     cudnnDataType_t dt = p->prec == NST_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     cudnnMathType_t math = p->prec == NST_FP32   ? CUDNN_FMA_MATH
                            : p->prec == NST_BF16 ? CUDNN_TENSOR_OP_MATH
-                                                      : CUDNN_DEFAULT_MATH;
+                                                 : CUDNN_DEFAULT_MATH;
     if (nst_cudnn_check(cudnnCreateTensorDescriptor(&p->xd), "cudnnCreateTensorDescriptor", e) ||
         nst_cudnn_check(cudnnCreateTensorDescriptor(&p->yd), "cudnnCreateTensorDescriptor", e) ||
         nst_cudnn_check(cudnnCreateFilterDescriptor(&p->wd), "cudnnCreateFilterDescriptor", e) ||
@@ -134,7 +134,8 @@ template <typename Perf>
 int pick(Plan *p, const Perf *perf, int returned, cudnnMathType_t *math) {
     int best = -1;
     for (int i = 0; i < returned && best < 0; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType)) best = i;
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType))
+            best = i;
     if (best < 0) return -1;
     int lean = best;
     for (int i = best + 1; i < returned; i++)
@@ -171,11 +172,13 @@ int plan_choose(cudnnHandle_t h, Plan *p, const void *in, const void *wt, void *
                                                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                          &returned, perf, ws, find_ws);
         if (st == CUDNN_STATUS_SUCCESS) chosen = pick(p, perf, returned, &math);
-        if (chosen < 0 && st == CUDNN_STATUS_SUCCESS) chosen = (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
+        if (chosen < 0 && st == CUDNN_STATUS_SUCCESS)
+            chosen = (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
     }
     nst_cu_free(ws);
-    if (nst_cudnn_check(st, p->dir == DIR_FWD ? "cudnnFindConvolutionForwardAlgorithmEx"
-                                              : "cudnnFindConvolutionBackwardDataAlgorithmEx",
+    if (nst_cudnn_check(st,
+                        p->dir == DIR_FWD ? "cudnnFindConvolutionForwardAlgorithmEx"
+                                          : "cudnnFindConvolutionBackwardDataAlgorithmEx",
                         e))
         return -1;
     // In bf16 mode keep tensor-op math even if Find reported the default.
@@ -192,14 +195,15 @@ int plan_choose(cudnnHandle_t h, Plan *p, const void *in, const void *wt, void *
 }
 
 // The plan for this call, made (with Find on these buffers) on first use.
-Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int nhwc,
-               const void *in, const void *wt, void *out, nst_err *e) {
+Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int nhwc, const void *in,
+               const void *wt, void *out, nst_err *e) {
     int prec = (int)nst_cu_precision();
     Plan *p = plan_lookup(d, n, c, hh, w, k, prec, nhwc);
     if (p) return p;
     if (nst_cu_capturing()) {
-        nst_fail(e, "conv3x3: no cuDNN plan yet for %s n=%d c=%d %dx%d k=%d (finding one waits for "
-                    "the device): run the work once before capturing a CUDA graph",
+        nst_fail(e,
+                 "conv3x3: no cuDNN plan yet for %s n=%d c=%d %dx%d k=%d (finding one waits for "
+                 "the device): run the work once before capturing a CUDA graph",
                  d == DIR_FWD ? "forward" : "backward-data", n, c, hh, w, k);
         return NULL;
     }
@@ -273,7 +277,8 @@ int prepare(Scratch &sc, Operands &op, bool bf, bool nhwc, const float *in, cons
     size_t esz = bf ? sizeof(__nv_bfloat16) : sizeof(float);
     int cinp = nhwc ? nst_pad8(cin) : cin, coutp = nhwc ? nst_pad8(cout) : cout;
     int kp = nhwc ? nst_pad8(k) : k, cp = nhwc ? nst_pad8(c) : c;
-    size_t nP = P * (size_t)n, in_n, out_n, w_n, in_b, out_b, w_b; // nP checked by nst_cu_conv_sizes
+    size_t nP = P * (size_t)n, in_n, out_n, w_n, in_b, out_b,
+           w_b; // nP checked by nst_cu_conv_sizes
     if (nst_mul_size(nP, (size_t)cinp, &in_n) || nst_mul_size(nP, (size_t)coutp, &out_n) ||
         nst_mul_size((size_t)kp * 9, (size_t)cp, &w_n) || nst_mul_size(in_n, esz, &in_b) ||
         nst_mul_size(out_n, esz, &out_b) || nst_mul_size(w_n, esz, &w_b))
@@ -288,10 +293,10 @@ int prepare(Scratch &sc, Operands &op, bool bf, bool nhwc, const float *in, cons
                    ? -1
                    : 0;
     to_bf16_kernel<<<nst_cu_blocks(in_n), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.in, in, mask,
-                                                                   in_n);
+                                                                  in_n);
     if (nst_cu_launched("to_bf16_kernel", e)) return -1;
     to_bf16_kernel<<<nst_cu_blocks(w_n), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.w, w, nullptr,
-                                                                  w_n);
+                                                                 w_n);
     return nst_cu_launched("to_bf16_kernel", e);
 }
 
@@ -322,16 +327,16 @@ int nst_cu_conv_run(int backward, int n, int c, int h, int wd, int k, int nhwc, 
     void *ws = NULL;
     if (p->ws && !(ws = nst_cu_alloc(p->ws, e))) return -1;
     const float one = 1.0f, zero = 0.0f;
-    cudnnStatus_t st =
-        dir == DIR_FWD
-            ? cudnnConvolutionForward(hd, &one, p->xd, in, p->wd, w, p->cd,
-                                      (cudnnConvolutionFwdAlgo_t)p->algo, ws, p->ws, &zero, p->yd, out)
-            : cudnnConvolutionBackwardData(hd, &one, p->wd, w, p->yd, in, p->cd,
-                                           (cudnnConvolutionBwdDataAlgo_t)p->algo, ws, p->ws, &zero,
-                                           p->xd, out);
+    cudnnStatus_t st = dir == DIR_FWD
+                           ? cudnnConvolutionForward(hd, &one, p->xd, in, p->wd, w, p->cd,
+                                                     (cudnnConvolutionFwdAlgo_t)p->algo, ws, p->ws,
+                                                     &zero, p->yd, out)
+                           : cudnnConvolutionBackwardData(hd, &one, p->wd, w, p->yd, in, p->cd,
+                                                          (cudnnConvolutionBwdDataAlgo_t)p->algo,
+                                                          ws, p->ws, &zero, p->xd, out);
     nst_cu_free(ws);
-    return nst_cudnn_check(st, dir == DIR_FWD ? "cudnnConvolutionForward" : "cudnnConvolutionBackwardData",
-                           e);
+    return nst_cudnn_check(
+        st, dir == DIR_FWD ? "cudnnConvolutionForward" : "cudnnConvolutionBackwardData", e);
 }
 
 int nst_cu_conv_sizes(const char *what, int n, int c, int h, int w, int k, nst_err *e) {
@@ -375,8 +380,8 @@ int nst_cu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bi
 // Backward-data reads dy (n,k,h,w), masked by relu_y, and writes dx (n,c,h,w).
 int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
                             int c, int h, int wd, int k, nst_err *e) {
-    return conv_call("conv3x3_bwd_data", DIR_BWD_DATA, dx, dy, relu_y, w, nullptr, 0, n, c, h, wd, k,
-                     e);
+    return conv_call("conv3x3_bwd_data", DIR_BWD_DATA, dx, dy, relu_y, w, nullptr, 0, n, c, h, wd,
+                     k, e);
 }
 
 extern "C" int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max) {

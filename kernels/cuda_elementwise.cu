@@ -19,7 +19,8 @@ __global__ void binary_kernel(float *out, const float *a, size_t a_step, const f
 
 __global__ void binary_scalar_kernel(float *out, const float *a, size_t n, float s, int reversed,
                                      nst_binop op) {
-    NST_CU_GRID_STRIDE(i, n) out[i] = reversed ? nst_binop_apply(op, s, a[i]) : nst_binop_apply(op, a[i], s);
+    NST_CU_GRID_STRIDE(i, n)
+        out[i] = reversed ? nst_binop_apply(op, s, a[i]) : nst_binop_apply(op, a[i], s);
 }
 
 __global__ void unary_kernel(float *out, const float *a, size_t n, nst_unop op) {
@@ -189,8 +190,8 @@ int nst_cu_channel_affine(float *out, const float *x, int batch, size_t hw, cons
     if (nst_mul_size((size_t)batch, hw, &total))
         return nst_fail(e, "channel_affine: size overflow");
     if (total == 0) return 0;
-    channel_affine_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(out, x, (size_t)batch,
-                                                                         hw, p);
+    channel_affine_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(out, x, (size_t)batch, hw,
+                                                                          p);
     return nst_cu_launched("channel_affine_kernel", e);
 }
 

@@ -50,8 +50,8 @@ static inline unsigned nst_cu_blocks(size_t n) {
 }
 
 // A grid-stride loop over [0, n) (every kernel of one thread per element uses it).
-#define NST_CU_GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+#define NST_CU_GRID_STRIDE(i, n)                                                                   \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
          i += (size_t)blockDim.x * gridDim.x)
 
 // ---- caching allocator (cuda_arena.cu) ----

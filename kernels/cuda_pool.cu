@@ -55,8 +55,8 @@ __global__ void pool_bwd_kernel(float *dx, const float *dy, const float *x, size
     }
 }
 
-static int pool_sizes(int planes, int h, int wd, nst_pool mode, size_t *in_total,
-                      size_t *out_total, nst_err *e) {
+static int pool_sizes(int planes, int h, int wd, nst_pool mode, size_t *in_total, size_t *out_total,
+                      nst_err *e) {
     if (mode != NST_POOL_MAX && mode != NST_POOL_AVG)
         return nst_fail(e, "pool: unknown mode %d", (int)mode);
     if (planes < 1 || h < 2 || wd < 2)
@@ -70,7 +70,8 @@ static int pool_sizes(int planes, int h, int wd, nst_pool mode, size_t *in_total
     return 0;
 }
 
-int nst_cu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_pool mode, nst_err *e) {
+int nst_cu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_pool mode,
+                    nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     size_t in_total, out_total;

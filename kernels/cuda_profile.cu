@@ -17,13 +17,15 @@ int nst_cu_event_record(size_t i, nst_err *e) {
         if (!ev) return nst_fail(e, "profile: out of host memory");
         g_events = ev;
         for (; g_nevents < n; g_nevents++)
-            if (nst_cu_check(cudaEventCreate(&g_events[g_nevents]), "cudaEventCreate", e)) return -1;
+            if (nst_cu_check(cudaEventCreate(&g_events[g_nevents]), "cudaEventCreate", e))
+                return -1;
     }
     return nst_cu_check(cudaEventRecord(g_events[i], s), "cudaEventRecord", e);
 }
 
 int nst_cu_event_elapsed(size_t a, size_t b, double *ms, nst_err *e) {
-    if (a >= g_nevents || b >= g_nevents) return nst_fail(e, "profile: no event %zu", a > b ? a : b);
+    if (a >= g_nevents || b >= g_nevents)
+        return nst_fail(e, "profile: no event %zu", a > b ? a : b);
     if (nst_cu_check(cudaEventSynchronize(g_events[b]), "cudaEventSynchronize", e)) return -1;
     float f;
     if (nst_cu_check(cudaEventElapsedTime(&f, g_events[a], g_events[b]), "cudaEventElapsedTime", e))

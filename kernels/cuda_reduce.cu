@@ -31,7 +31,8 @@ __device__ __forceinline__ float identity_of(int how) {
 __device__ float block_combine(float v, int how) {
     __shared__ float warp_vals[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    for (int off = 16; off > 0; off >>= 1) v = combine2(how, v, __shfl_down_sync(0xffffffffu, v, off));
+    for (int off = 16; off > 0; off >>= 1)
+        v = combine2(how, v, __shfl_down_sync(0xffffffffu, v, off));
     if (lane == 0) warp_vals[warp] = v;
     __syncthreads();
     int nwarps = blockDim.x >> 5;
@@ -84,8 +85,8 @@ __device__ __forceinline__ float tv_deriv(float d, int l1) {
     return l1 ? (float)((d > 0.0f) - (d < 0.0f)) : 2.0f * d;
 }
 
-__global__ void tv_partial_kernel(float *partials, float *grad, const float *x, size_t total,
-                                  int h, int w, int l1, float scale) {
+__global__ void tv_partial_kernel(float *partials, float *grad, const float *x, size_t total, int h,
+                                  int w, int l1, float scale) {
     size_t hw = (size_t)h * w;
     float acc = 0.0f;
     NST_CU_GRID_STRIDE(idx, total) {
@@ -124,8 +125,8 @@ static int partial_blocks(size_t n) {
 }
 
 // Queues pass 2 and releases the partials (whether or not the launch worked).
-static int finish(float *out1, float *partials, int count, int how, float scale,
-                  const char *pass1, cudaStream_t s, nst_err *e) {
+static int finish(float *out1, float *partials, int count, int how, float scale, const char *pass1,
+                  cudaStream_t s, nst_err *e) {
     int rc = nst_cu_launched(pass1, e);
     if (rc == 0) {
         finish_kernel<<<1, NST_CU_THREADS, 0, s>>>(out1, partials, count, how, scale);

@@ -7,27 +7,18 @@ local files = require "helpers.files"
 local BUILD = os.getenv("NST_BUILD") or "build"
 local LUA = ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' lua5.4"):format(BUILD)
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
+-- Output of a shell command; the sorted names in a directory; a file's mode (octal).
+local function sh(cmd) local p = io.popen(cmd .. " 2>&1"); local s = p:read("a"); p:close(); return s end
 local function listdir(dir)
   local names = {}
   for name in sh("ls -A '" .. dir .. "'"):gmatch("[^\n]+") do names[#names + 1] = name end
   table.sort(names)
   return names
 end
-
 local function mode(path) return sh("stat -c %a '" .. path .. "'"):match("%d+") end
 
-local function err_of(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
+-- The error f(...) raises (it must raise).
+local function err_of(f, ...) local ok, err = pcall(f, ...); assert.is_false(ok); return tostring(err) end
 
 -- 0666 less the umask, as octal digits (what a plain new file gets).
 local function new_file_mode(umask)

@@ -22,8 +22,8 @@ void nst_lua_check(lua_State *L, int rc, const nst_err *e);
 // [lo, hi], got v"; a number-like string counts, as with luaL_checkinteger. field set
 // (an entry of an options table): "<field> must be an integer in [lo, hi], got <v>"; a
 // number is required.
-lua_Integer nst_lua_check_integer(lua_State *L, int idx, int arg, const char *field,
-                                  lua_Integer lo, lua_Integer hi);
+lua_Integer nst_lua_check_integer(lua_State *L, int idx, int arg, const char *field, lua_Integer lo,
+                                  lua_Integer hi);
 // An options table at idx: nil/none, or a table whose keys are all in allowed (a NULL
 // terminated list); catches typos such as {qualty = 90}: "unknown option 'qualty'
 // (expected quality, bits)". Any other value: "expected a table of options, got ...".
@@ -40,8 +40,8 @@ nst_device nst_lua_opt_device(lua_State *L, int idx, nst_device def);
 // __name, shown in argument errors): __index = a table of methods, __gc = __close =
 // close (which must make a second call harmless), and the extra metamethods (may be
 // NULL). Leaves the stack as it was.
-void nst_lua_new_class(lua_State *L, const char *name, lua_CFunction close,
-                       const luaL_Reg *methods, const luaL_Reg *metamethods);
+void nst_lua_new_class(lua_State *L, const char *name, lua_CFunction close, const luaL_Reg *methods,
+                       const luaL_Reg *metamethods);
 // Adds methods and metamethods (either may be NULL) to a class made by nst_lua_new_class.
 void nst_lua_class_add(lua_State *L, const char *name, const luaL_Reg *methods,
                        const luaL_Reg *metamethods);
@@ -49,6 +49,13 @@ void nst_lua_class_add(lua_State *L, const char *name, const luaL_Reg *methods,
 // caller allocates what it will own: a failure halfway leaves an empty box the
 // collector frees (close must accept one).
 void *nst_lua_new_box(lua_State *L, size_t size, const char *name);
+
+// ---- lnst_table.c: result tables ----
+
+// t[key] = v for the table on the stack top.
+void nst_lua_field_int(lua_State *L, const char *key, lua_Integer v);
+void nst_lua_field_num(lua_State *L, const char *key, lua_Number v);
+void nst_lua_field_str(lua_State *L, const char *key, const char *v);
 
 // ---- lnst_box.c: tensors in Lua ----
 
@@ -79,18 +86,21 @@ int nst_lua_tensor_close(lua_State *L);
 // lnst_device.c: the names of nst_precision's values, in order ("fp32", "tf32", "bf16").
 extern const char *const nst_lua_precision_names[];
 
-// ---- what each binding file registers into the module table at the top of the stack ----
-void nst_lua_open_tensor(lua_State *L);     // lnst_tensor.c: the Tensor type, constructors
-void nst_lua_open_math(lua_State *L);       // lnst_math.c: tensor arithmetic, reductions
-void nst_lua_open_nn(lua_State *L);         // lnst_nn.c: network ops, losses, Adam
-void nst_lua_open_device(lua_State *L);     // lnst_device.c: devices, settings, sync
-void nst_lua_open_cuda(lua_State *L);       // lnst_cuda.c: CUDA memory, plans, graphs
-void nst_lua_open_limits(lua_State *L);     // lnst_limits.c: nst.limits, nst.set_limits
-void nst_lua_open_profile(lua_State *L);    // lnst_profile.c: clock, profile marks
-void nst_lua_open_signals(lua_State *L);    // lnst_signals.c: Ctrl-C handling
-void nst_lua_open_file(lua_State *L);       // lnst_file.c: write_atomic
-void nst_lua_open_image(lua_State *L);      // lnst_image.c: nst.image
+// ---- what each binding file adds to the module table (lnst.c) ----
+// Files that create userdata types or closures register themselves with the module
+// table at the top of the stack:
+void nst_lua_open_tensor(lua_State *L); // lnst_tensor.c: the Tensor type, constructors
+void nst_lua_open_math(lua_State *L); // lnst_math.c: tensor arithmetic, reductions
+void nst_lua_open_nn(lua_State *L); // lnst_nn.c: network ops, losses, Adam
+void nst_lua_open_cuda(lua_State *L); // lnst_cuda.c: CUDA memory, plans, graphs
+void nst_lua_open_image(lua_State *L); // lnst_image.c: nst.image
 void nst_lua_open_safetensors(lua_State *L); // lnst_safetensors.c: nst.safetensors
-void nst_lua_open_vgg(lua_State *L);        // lnst_vgg.c: vgg_new
+void nst_lua_open_vgg(lua_State *L); // lnst_vgg.c: vgg_new
+// The others are plain lists of functions:
+extern const luaL_Reg nst_lua_device_fns[]; // lnst_device.c: devices, settings, sync
+extern const luaL_Reg nst_lua_limits_fns[]; // lnst_limits.c: nst.limits, nst.set_limits
+extern const luaL_Reg nst_lua_profile_fns[]; // lnst_profile.c: clock, profile marks
+extern const luaL_Reg nst_lua_signals_fns[]; // lnst_signals.c: Ctrl-C handling
+extern const luaL_Reg nst_lua_file_fns[]; // lnst_file.c: write_atomic
 
 #endif

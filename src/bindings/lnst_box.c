@@ -2,7 +2,9 @@
 // get a tensor argument, and when to collect garbage.
 #include "bindings/lnst.h"
 
-int nst_lua_is_tensor(lua_State *L, int idx) { return luaL_testudata(L, idx, NST_TENSOR_MT) != NULL; }
+int nst_lua_is_tensor(lua_State *L, int idx) {
+    return luaL_testudata(L, idx, NST_TENSOR_MT) != NULL;
+}
 
 nst_tensor *nst_lua_check_tensor(lua_State *L, int idx) {
     nst_ltensor *lt = luaL_testudata(L, idx, NST_TENSOR_MT);

@@ -19,8 +19,8 @@ static const char *describe(lua_State *L, int idx, int isint, lua_Integer v) {
     return luaL_typename(L, idx);
 }
 
-lua_Integer nst_lua_check_integer(lua_State *L, int idx, int arg, const char *field,
-                                  lua_Integer lo, lua_Integer hi) {
+lua_Integer nst_lua_check_integer(lua_State *L, int idx, int arg, const char *field, lua_Integer lo,
+                                  lua_Integer hi) {
     idx = lua_absindex(L, idx);
     int isint = 0;
     lua_Integer v;
@@ -45,15 +45,17 @@ lua_Integer nst_lua_check_integer(lua_State *L, int idx, int arg, const char *fi
 void nst_lua_check_options(lua_State *L, int idx, const char *const *allowed) {
     if (lua_isnoneornil(L, idx)) return;
     if (!lua_istable(L, idx))
-        luaL_argerror(L, idx,
-                      lua_pushfstring(L, "expected a table of options, got %s", luaL_typename(L, idx)));
+        luaL_argerror(
+            L, idx,
+            lua_pushfstring(L, "expected a table of options, got %s", luaL_typename(L, idx)));
     idx = lua_absindex(L, idx);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
         int ok = 0;
         if (lua_type(L, -1) == LUA_TSTRING)
-            for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(lua_tostring(L, -1), *a);
+            for (const char *const *a = allowed; *a && !ok; a++)
+                ok = !strcmp(lua_tostring(L, -1), *a);
         if (ok) continue;
         luaL_Buffer b;
         luaL_buffinit(L, &b);
@@ -64,8 +66,9 @@ void nst_lua_check_options(lua_State *L, int idx, const char *const *allowed) {
         luaL_pushresult(&b);
         lua_pushvalue(L, -2); // the key
         const char *key = luaL_tolstring(L, -1, NULL);
-        luaL_argerror(L, idx,
-                      lua_pushfstring(L, "unknown option '%s' (expected %s)", key, lua_tostring(L, -3)));
+        luaL_argerror(
+            L, idx,
+            lua_pushfstring(L, "unknown option '%s' (expected %s)", key, lua_tostring(L, -3)));
     }
 }
 

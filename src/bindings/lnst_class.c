@@ -5,8 +5,8 @@
 
 #include "bindings/lnst.h"
 
-void nst_lua_new_class(lua_State *L, const char *name, lua_CFunction close,
-                       const luaL_Reg *methods, const luaL_Reg *metamethods) {
+void nst_lua_new_class(lua_State *L, const char *name, lua_CFunction close, const luaL_Reg *methods,
+                       const luaL_Reg *metamethods) {
     luaL_newmetatable(L, name); // also sets __name
     lua_pushcfunction(L, close);
     lua_setfield(L, -2, "__gc");

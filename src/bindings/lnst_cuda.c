@@ -16,22 +16,17 @@ static int l_cuda_conv_plans(lua_State *L) {
     for (int i = 0; i < n; i++) {
         const nst_cuda_conv_plan *p = &plans[i];
         lua_createtable(L, 0, 11);
-        lua_pushstring(L, p->backward ? "backward-data" : "forward");
-        lua_setfield(L, -2, "direction");
+        nst_lua_field_str(L, "direction", p->backward ? "backward-data" : "forward");
         const int v[6] = {p->n, p->c, p->h, p->w, p->k, p->algo};
         static const char *const names[6] = {"n", "c", "h", "w", "k", "algo"};
         for (int j = 0; j < 6; j++) {
             lua_pushinteger(L, v[j]);
             lua_setfield(L, -2, names[j]);
         }
-        lua_pushstring(L, nst_lua_precision_names[p->precision]);
-        lua_setfield(L, -2, "precision");
-        lua_pushstring(L, p->nhwc ? "nhwc" : "nchw");
-        lua_setfield(L, -2, "layout");
-        lua_pushinteger(L, (lua_Integer)p->workspace);
-        lua_setfield(L, -2, "workspace");
-        lua_pushnumber(L, p->ms);
-        lua_setfield(L, -2, "ms");
+        nst_lua_field_str(L, "precision", nst_lua_precision_names[p->precision]);
+        nst_lua_field_str(L, "layout", p->nhwc ? "nhwc" : "nchw");
+        nst_lua_field_int(L, "workspace", (lua_Integer)p->workspace);
+        nst_lua_field_num(L, "ms", p->ms);
         lua_rawseti(L, -2, i + 1);
     }
     return 1;
@@ -89,16 +84,12 @@ static int l_cuda_memory_stats(lua_State *L) { // {in_use =, peak =, reserved =}
     size_t in_use, peak, reserved;
     nst_cuda_memory_stats(&in_use, &peak, &reserved);
     lua_createtable(L, 0, 3);
-    lua_pushinteger(L, (lua_Integer)in_use);
-    lua_setfield(L, -2, "in_use");
-    lua_pushinteger(L, (lua_Integer)peak);
-    lua_setfield(L, -2, "peak");
-    lua_pushinteger(L, (lua_Integer)reserved);
-    lua_setfield(L, -2, "reserved");
+    nst_lua_field_int(L, "in_use", (lua_Integer)in_use);
+    nst_lua_field_int(L, "peak", (lua_Integer)peak);
+    nst_lua_field_int(L, "reserved", (lua_Integer)reserved);
     return 1;
 }
 static int l_cuda_reset_peak(lua_State *L) {
-    (void)L;
     nst_cuda_reset_peak();
     return 0;
 }

@@ -42,35 +42,36 @@ static void set(lua_State *L, nst_device d, const nst_settings *s) {
     nst_lua_check(L, nst_settings_set(d, s, &e), &e);
 }
 
-// nst.cuda_set_precision("fp32" | "tf32" | "bf16")
-static int l_cuda_set_precision(lua_State *L) {
+// The two CUDA settings by their Lua names: nst.cuda_set_precision("fp32" | "tf32" |
+// "bf16"), nst.cuda_set_conv_layout("auto" | "nchw" | "nhwc" | "chain") and their getters.
+enum { PRECISION, LAYOUT };
+static const struct {
+    const char *what; // in messages
+    const char *const *names;
+} cuda_settings[] = {{"precision", nst_lua_precision_names}, {"conv layout", layout_names}};
+
+static int cuda_set(lua_State *L, int which) {
     check_cuda_built(L);
     nst_settings s = *nst_settings_get(NST_CUDA);
-    s.precision = (nst_precision)nst_lua_check_enum(L, 1, "precision", nst_lua_precision_names);
+    int v = nst_lua_check_enum(L, 1, cuda_settings[which].what, cuda_settings[which].names);
+    if (which == PRECISION) s.precision = (nst_precision)v;
+    else s.layout = (nst_conv_layout)v;
     set(L, NST_CUDA, &s);
     return 0;
 }
 
-static int l_cuda_get_precision(lua_State *L) {
+static int cuda_get(lua_State *L, int which) {
     check_cuda_built(L);
-    lua_pushstring(L, nst_lua_precision_names[nst_settings_get(NST_CUDA)->precision]);
+    const nst_settings *s = nst_settings_get(NST_CUDA);
+    lua_pushstring(
+        L, cuda_settings[which].names[which == PRECISION ? (int)s->precision : (int)s->layout]);
     return 1;
 }
 
-// nst.cuda_set_conv_layout("auto" | "nchw" | "nhwc" | "chain")
-static int l_cuda_set_conv_layout(lua_State *L) {
-    check_cuda_built(L);
-    nst_settings s = *nst_settings_get(NST_CUDA);
-    s.layout = (nst_conv_layout)nst_lua_check_enum(L, 1, "conv layout", layout_names);
-    set(L, NST_CUDA, &s);
-    return 0;
-}
-
-static int l_cuda_get_conv_layout(lua_State *L) {
-    check_cuda_built(L);
-    lua_pushstring(L, layout_names[nst_settings_get(NST_CUDA)->layout]);
-    return 1;
-}
+static int l_cuda_set_precision(lua_State *L) { return cuda_set(L, PRECISION); }
+static int l_cuda_get_precision(lua_State *L) { return cuda_get(L, PRECISION); }
+static int l_cuda_set_conv_layout(lua_State *L) { return cuda_set(L, LAYOUT); }
+static int l_cuda_get_conv_layout(lua_State *L) { return cuda_get(L, LAYOUT); }
 
 // nst.cpu_set_chain(on): a testing aid; the CPU VGG runs through the channels-last chain
 // code path (model/vgg_chain.c, src/cpu/cpu_chain.c) the CUDA backend uses, so that path
@@ -83,15 +84,12 @@ static int l_cpu_set_chain(lua_State *L) {
     return 0;
 }
 
-void nst_lua_open_device(lua_State *L) {
-    static const luaL_Reg fns[] = {{"backends", l_backends},
-                                   {"cuda_available", l_cuda_available},
-                                   {"sync", l_sync},
-                                   {"cuda_set_precision", l_cuda_set_precision},
-                                   {"cuda_get_precision", l_cuda_get_precision},
-                                   {"cuda_set_conv_layout", l_cuda_set_conv_layout},
-                                   {"cuda_get_conv_layout", l_cuda_get_conv_layout},
-                                   {"cpu_set_chain", l_cpu_set_chain},
-                                   {NULL, NULL}};
-    luaL_setfuncs(L, fns, 0);
-}
+const luaL_Reg nst_lua_device_fns[] = {{"backends", l_backends},
+                                       {"cuda_available", l_cuda_available},
+                                       {"sync", l_sync},
+                                       {"cuda_set_precision", l_cuda_set_precision},
+                                       {"cuda_get_precision", l_cuda_get_precision},
+                                       {"cuda_set_conv_layout", l_cuda_set_conv_layout},
+                                       {"cuda_get_conv_layout", l_cuda_get_conv_layout},
+                                       {"cpu_set_chain", l_cpu_set_chain},
+                                       {NULL, NULL}};

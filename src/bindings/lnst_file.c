@@ -14,7 +14,4 @@ static int l_write_atomic(lua_State *L) {
     return 0;
 }
 
-void nst_lua_open_file(lua_State *L) {
-    lua_pushcfunction(L, l_write_atomic);
-    lua_setfield(L, -2, "write_atomic");
-}
+const luaL_Reg nst_lua_file_fns[] = {{"write_atomic", l_write_atomic}, {NULL, NULL}};

@@ -32,8 +32,8 @@ static void check_size_arg(lua_State *L, int idx, const char *name, int64_t hin,
     }
     if (lua_type(L, idx) != LUA_TTABLE)
         luaL_argerror(L, idx,
-                      lua_pushfstring(L, "%s: expected a number (longer side) or {h, w}, got %s", name,
-                                      luaL_typename(L, idx)));
+                      lua_pushfstring(L, "%s: expected a number (longer side) or {h, w}, got %s",
+                                      name, luaL_typename(L, idx)));
     if (lua_rawlen(L, idx) != 2)
         luaL_argerror(L, idx, lua_pushfstring(L, "%s: expected {h, w}", name));
     char field[64];
@@ -117,16 +117,11 @@ static int l_info(lua_State *L) {
     nst_err e;
     if (nst_image_info_read(path, &info, &e)) return nst_lua_error(L, "image.info", &e);
     lua_createtable(L, 0, 5);
-    lua_pushinteger(L, info.width);
-    lua_setfield(L, -2, "width");
-    lua_pushinteger(L, info.height);
-    lua_setfield(L, -2, "height");
-    lua_pushinteger(L, info.channels);
-    lua_setfield(L, -2, "channels");
-    lua_pushinteger(L, info.bits);
-    lua_setfield(L, -2, "bits");
-    lua_pushstring(L, info.format == NST_IMAGE_PNG ? "png" : "jpeg");
-    lua_setfield(L, -2, "format");
+    nst_lua_field_int(L, "width", info.width);
+    nst_lua_field_int(L, "height", info.height);
+    nst_lua_field_int(L, "channels", info.channels);
+    nst_lua_field_int(L, "bits", info.bits);
+    nst_lua_field_str(L, "format", info.format == NST_IMAGE_PNG ? "png" : "jpeg");
     return 1;
 }
 
@@ -137,7 +132,8 @@ static nst_tensor *check_image(lua_State *L, int idx) {
     if ((t->ndim != 3 && t->ndim != 4) || t->shape[d] != 3) {
         char shape[64];
         nst_shape_str(t, shape, sizeof shape);
-        luaL_argerror(L, idx, lua_pushfstring(L, "expected an image tensor Nx3xHxW or 3xHxW, got %s", shape));
+        luaL_argerror(
+            L, idx, lua_pushfstring(L, "expected an image tensor Nx3xHxW or 3xHxW, got %s", shape));
     }
     return t;
 }
@@ -149,12 +145,15 @@ static int l_original_colors(lua_State *L) {
         char sc[64], sg[64];
         nst_shape_str(c, sc, sizeof sc);
         nst_shape_str(g, sg, sizeof sg);
-        return luaL_error(L, "image.original_colors: content %s and generated %s differ in shape "
-                             "(resize the content first)", sc, sg);
+        return luaL_error(L,
+                          "image.original_colors: content %s and generated %s differ in shape "
+                          "(resize the content first)",
+                          sc, sg);
     }
     nst_tensor *out = nst_lua_new_tensor(L, NST_CPU, c->ndim, c->shape);
     nst_err e;
-    if (nst_image_original_colors(out, c, g, &e)) return nst_lua_error(L, "image.original_colors", &e);
+    if (nst_image_original_colors(out, c, g, &e))
+        return nst_lua_error(L, "image.original_colors", &e);
     return 1;
 }
 

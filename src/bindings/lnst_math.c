@@ -10,8 +10,9 @@
 
 static void check_arg_type(lua_State *L, int idx) {
     if (!nst_lua_is_tensor(L, idx) && lua_type(L, idx) != LUA_TNUMBER)
-        luaL_argerror(L, idx,
-                      lua_pushfstring(L, "expected nst.Tensor or number, got %s", luaL_typename(L, idx)));
+        luaL_argerror(
+            L, idx,
+            lua_pushfstring(L, "expected nst.Tensor or number, got %s", luaL_typename(L, idx)));
 }
 
 // a op b where either side may be a number (metamethods may get the number first).
@@ -23,7 +24,8 @@ static int binop(lua_State *L, nst_binop op, int inplace) {
     if (ta && tb) {
         nst_tensor *a = nst_lua_check_tensor(L, 1), *b = nst_lua_check_tensor(L, 2);
         if (inplace) {
-            if (b->numel > a->numel) return luaL_error(L, "in-place op: operand larger than the tensor");
+            if (b->numel > a->numel)
+                return luaL_error(L, "in-place op: operand larger than the tensor");
             nst_lua_check(L, nst_binary(a, a, b, op, &e), &e);
             lua_settop(L, 1);
         } else {
@@ -79,29 +81,20 @@ static int l_clamp(lua_State *L) {
 }
 
 // Reductions return one-element tensors on the tensor's device (no synchronization).
+// Upvalue: an nst_reduce, or MEAN (a sum, then / n) or NORM (a sum of squares, then sqrt).
+enum { MEAN = NST_MAX + 1, NORM };
+
 static int l_reduce(lua_State *L) {
+    int op = OP(L);
     nst_tensor *t = nst_lua_check_tensor(L, 1);
     nst_tensor *out = nst_lua_new_scalar(L, t);
+    nst_reduce r = op == MEAN ? NST_SUM : op == NORM ? NST_SUMSQ : (nst_reduce)op;
     nst_err e;
-    nst_lua_check(L, nst_reduction(out, t, (nst_reduce)OP(L), &e), &e);
-    return 1;
-}
-
-static int l_mean(lua_State *L) {
-    nst_tensor *t = nst_lua_check_tensor(L, 1);
-    nst_tensor *out = nst_lua_new_scalar(L, t);
-    nst_err e;
-    nst_lua_check(L, nst_reduction(out, t, NST_SUM, &e), &e);
-    nst_lua_check(L, nst_binary_scalar(out, out, (float)(1.0 / (double)t->numel), 0, NST_MUL, &e), &e);
-    return 1;
-}
-
-static int l_norm(lua_State *L) {
-    nst_tensor *t = nst_lua_check_tensor(L, 1);
-    nst_tensor *out = nst_lua_new_scalar(L, t);
-    nst_err e;
-    nst_lua_check(L, nst_reduction(out, t, NST_SUMSQ, &e), &e);
-    nst_lua_check(L, nst_unary(out, out, NST_SQRT, &e), &e);
+    int rc = nst_reduction(out, t, r, &e);
+    if (!rc && op == MEAN)
+        rc = nst_binary_scalar(out, out, (float)(1.0 / (double)t->numel), 0, NST_MUL, &e);
+    if (!rc && op == NORM) rc = nst_unary(out, out, NST_SQRT, &e);
+    nst_lua_check(L, rc, &e);
     return 1;
 }
 
@@ -119,30 +112,40 @@ typedef struct op_fn {
     int op; // the upvalue
 } op_fn;
 
-static const op_fn methods[] = {
-    {"add", l_binop, NST_ADD},        {"sub", l_binop, NST_SUB},
-    {"mul", l_binop, NST_MUL},        {"div", l_binop, NST_DIV},
-    {"maximum", l_binop, NST_MAXIMUM}, {"minimum", l_binop, NST_MINIMUM},
-    {"sub_", l_binop_, NST_SUB},      {"mul_", l_binop_, NST_MUL},
-    {"div_", l_binop_, NST_DIV},      {"neg", l_unop, NST_NEG},
-    {"abs", l_unop, NST_ABS},         {"sqrt", l_unop, NST_SQRT},
-    {"exp", l_unop, NST_EXP},         {"log", l_unop, NST_LOG},
-    {"square", l_unop, NST_SQUARE},   {"sign", l_unop, NST_SIGN},
-    {"clamp", l_clamp, 0},            {"clamp_", l_clamp, 1},
-    {"sum", l_reduce, NST_SUM},       {"sumsq", l_reduce, NST_SUMSQ},
-    {"min", l_reduce, NST_MIN},       {"max", l_reduce, NST_MAX},
-    {NULL, NULL, 0}};
+static const op_fn methods[] = {{"add", l_binop, NST_ADD},
+                                {"sub", l_binop, NST_SUB},
+                                {"mul", l_binop, NST_MUL},
+                                {"div", l_binop, NST_DIV},
+                                {"maximum", l_binop, NST_MAXIMUM},
+                                {"minimum", l_binop, NST_MINIMUM},
+                                {"sub_", l_binop_, NST_SUB},
+                                {"mul_", l_binop_, NST_MUL},
+                                {"div_", l_binop_, NST_DIV},
+                                {"neg", l_unop, NST_NEG},
+                                {"abs", l_unop, NST_ABS},
+                                {"sqrt", l_unop, NST_SQRT},
+                                {"exp", l_unop, NST_EXP},
+                                {"log", l_unop, NST_LOG},
+                                {"square", l_unop, NST_SQUARE},
+                                {"sign", l_unop, NST_SIGN},
+                                {"clamp", l_clamp, 0},
+                                {"clamp_", l_clamp, 1},
+                                {"sum", l_reduce, NST_SUM},
+                                {"sumsq", l_reduce, NST_SUMSQ},
+                                {"min", l_reduce, NST_MIN},
+                                {"max", l_reduce, NST_MAX},
+                                {"mean", l_reduce, MEAN},
+                                {"norm", l_reduce, NORM},
+                                {NULL, NULL, 0}};
 
 static const op_fn metamethods[] = {{"__add", l_binop, NST_ADD}, {"__sub", l_binop, NST_SUB},
                                     {"__mul", l_binop, NST_MUL}, {"__div", l_binop, NST_DIV},
                                     {"__unm", l_unop, NST_NEG},  {NULL, NULL, 0}};
 
-static const op_fn module_fns[] = {{"maximum", l_binop, NST_MAXIMUM},
-                                   {"minimum", l_binop, NST_MINIMUM},
-                                   {NULL, NULL, 0}};
+static const op_fn module_fns[] = {
+    {"maximum", l_binop, NST_MAXIMUM}, {"minimum", l_binop, NST_MINIMUM}, {NULL, NULL, 0}};
 
-static const luaL_Reg plain_methods[] = {
-    {"add_", l_add_}, {"mean", l_mean}, {"norm", l_norm}, {"dot", l_dot}, {NULL, NULL}};
+static const luaL_Reg plain_methods[] = {{"add_", l_add_}, {"dot", l_dot}, {NULL, NULL}};
 
 // Sets each fn, with its op as upvalue, into the table at idx.
 static void set_op_fns(lua_State *L, int idx, const op_fn *fns) {

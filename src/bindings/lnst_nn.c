@@ -120,7 +120,8 @@ static int l_channel_affine(lua_State *L) {
     read3(L, 4, "shift", shift);
     int perm[3];
     for (int i = 0; i < 3; i++) {
-        if (p[i] != 1 && p[i] != 2 && p[i] != 3) return luaL_argerror(L, 2, "perm entries are 1, 2 or 3");
+        if (p[i] != 1 && p[i] != 2 && p[i] != 3)
+            return luaL_argerror(L, 2, "perm entries are 1, 2 or 3");
         perm[i] = (int)p[i] - 1;
     }
     nst_tensor *out = nst_lua_new_like(L, x);
@@ -149,23 +150,17 @@ static int l_adam_step(lua_State *L) {
 }
 
 // Losses return (loss, grad): loss a one-element tensor on the input's device.
-static int l_mse_loss(lua_State *L) { // core.mse_loss(f, p [, scale])
-    nst_tensor *f = nst_lua_check_tensor(L, 1), *p = nst_lua_check_tensor(L, 2);
+// core.mse_loss(f, p [, scale]) and core.style_loss(f, A [, scale]) (style: upvalue 1).
+static int l_target_loss(lua_State *L) {
+    nst_tensor *f = nst_lua_check_tensor(L, 1), *target = nst_lua_check_tensor(L, 2);
     float scale = (float)luaL_optnumber(L, 3, 1.0);
     nst_tensor *loss = nst_lua_new_scalar(L, f);
     nst_tensor *grad = nst_lua_new_like(L, f);
     nst_err e;
-    nst_lua_check(L, nst_mse_loss(loss, grad, f, p, scale, &e), &e);
-    return 2;
-}
-
-static int l_style_loss(lua_State *L) { // core.style_loss(f, A [, scale])
-    nst_tensor *f = nst_lua_check_tensor(L, 1), *a = nst_lua_check_tensor(L, 2);
-    float scale = (float)luaL_optnumber(L, 3, 1.0);
-    nst_tensor *loss = nst_lua_new_scalar(L, f);
-    nst_tensor *grad = nst_lua_new_like(L, f);
-    nst_err e;
-    nst_lua_check(L, nst_style_loss(loss, grad, f, a, scale, &e), &e);
+    int rc = lua_toboolean(L, lua_upvalueindex(1))
+                 ? nst_style_loss(loss, grad, f, target, scale, &e)
+                 : nst_mse_loss(loss, grad, f, target, scale, &e);
+    nst_lua_check(L, rc, &e);
     return 2;
 }
 
@@ -181,19 +176,25 @@ static int l_tv_loss(lua_State *L) { // core.tv_loss(x [, "squared"|"l1" [, scal
     return 2;
 }
 
-static const luaL_Reg module_fns[] = {{"matmul", l_matmul},
-                                      {"gram", l_gram},
-                                      {"conv3x3", l_conv3x3},
-                                      {"conv3x3_backward", l_conv3x3_backward},
-                                      {"relu", l_relu},
-                                      {"relu_backward", l_relu_backward},
-                                      {"pool", l_pool},
-                                      {"pool_backward", l_pool_backward},
-                                      {"channel_affine", l_channel_affine},
-                                      {"adam_step", l_adam_step},
-                                      {"mse_loss", l_mse_loss},
-                                      {"style_loss", l_style_loss},
-                                      {"tv_loss", l_tv_loss},
-                                      {NULL, NULL}};
+static const luaL_Reg nn_fns[] = {{"matmul", l_matmul},
+                                  {"gram", l_gram},
+                                  {"conv3x3", l_conv3x3},
+                                  {"conv3x3_backward", l_conv3x3_backward},
+                                  {"relu", l_relu},
+                                  {"relu_backward", l_relu_backward},
+                                  {"pool", l_pool},
+                                  {"pool_backward", l_pool_backward},
+                                  {"channel_affine", l_channel_affine},
+                                  {"adam_step", l_adam_step},
+                                  {"tv_loss", l_tv_loss},
+                                  {NULL, NULL}};
 
-void nst_lua_open_nn(lua_State *L) { luaL_setfuncs(L, module_fns, 0); }
+void nst_lua_open_nn(lua_State *L) {
+    luaL_setfuncs(L, nn_fns, 0);
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, l_target_loss, 1);
+    lua_setfield(L, -2, "mse_loss");
+    lua_pushboolean(L, 1);
+    lua_pushcclosure(L, l_target_loss, 1);
+    lua_setfield(L, -2, "style_loss");
+}

@@ -41,25 +41,18 @@ static int l_profile_stop(lua_State *L) {
     lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 1);
     for (size_t i = 0; i < n && i < INT_MAX; i++) {
         lua_createtable(L, 0, 3);
-        lua_pushstring(L, m[i].label);
-        lua_setfield(L, -2, "label");
-        lua_pushstring(L, nst_device_name(m[i].device));
-        lua_setfield(L, -2, "device");
-        lua_pushnumber(L, m[i].ms);
-        lua_setfield(L, -2, "ms");
+        nst_lua_field_str(L, "label", m[i].label);
+        nst_lua_field_str(L, "device", nst_device_name(m[i].device));
+        nst_lua_field_num(L, "ms", m[i].ms);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     free(m);
-    lua_pushinteger(L, (lua_Integer)dropped);
-    lua_setfield(L, -2, "dropped");
+    nst_lua_field_int(L, "dropped", (lua_Integer)dropped);
     return 1;
 }
 
-void nst_lua_open_profile(lua_State *L) {
-    static const luaL_Reg fns[] = {{"clock", l_clock},
-                                   {"profile_start", l_profile_start},
-                                   {"profile_mark", l_profile_mark},
-                                   {"profile_stop", l_profile_stop},
-                                   {NULL, NULL}};
-    luaL_setfuncs(L, fns, 0);
-}
+const luaL_Reg nst_lua_profile_fns[] = {{"clock", l_clock},
+                                        {"profile_start", l_profile_start},
+                                        {"profile_mark", l_profile_mark},
+                                        {"profile_stop", l_profile_stop},
+                                        {NULL, NULL}};

@@ -25,8 +25,7 @@ static lfile *open_boxed(lua_State *L, const char *path) {
     lfile *b = nst_lua_new_box(L, sizeof *b, FILE_MT);
     nst_err e;
     b->f = nst_st_open(path, &e);
-    if (!b->f)
-        nst_lua_error(L, NULL, &e);
+    if (!b->f) nst_lua_error(L, NULL, &e);
     return b;
 }
 
@@ -60,17 +59,14 @@ static void push_loaded(lua_State *L, const nst_st_file *f, const nst_st_entry *
     nst_err e;
     if (dev == NST_CPU) {
         nst_tensor *t = nst_st_read(f, en, &e);
-        if (!t)
-            nst_lua_error(L, NULL, &e);
+        if (!t) nst_lua_error(L, NULL, &e);
         nst_lua_push_tensor(L, t);
         return;
     }
     nst_ltensor *lt = nst_lua_push_box(L);
     lt->t = nst_tensor_new(dev, en->ndim, en->shape, &e);
-    if (!lt->t)
-        luaL_error(L, "%s: tensor '%s': %s", f->path, en->name, e.msg);
-    if (nst_st_read_into(f, en, lt->t, &e))
-        nst_lua_error(L, NULL, &e);
+    if (!lt->t) luaL_error(L, "%s: tensor '%s': %s", f->path, en->name, e.msg);
+    if (nst_st_read_into(f, en, lt->t, &e)) nst_lua_error(L, NULL, &e);
 }
 
 // load(path [, {names = {...}, device = "cpu"}]) -> tensors, metadata
@@ -89,8 +85,10 @@ static int l_load(lua_State *L) {
         }
         if (lua_getfield(L, 2, "names") != LUA_TNIL) {
             if (!lua_istable(L, -1))
-                luaL_error(L, "safetensors.load: opts.names must be a list of tensor names, "
-                           "got %s", luaL_typename(L, -1));
+                luaL_error(L,
+                           "safetensors.load: opts.names must be a list of tensor names, "
+                           "got %s",
+                           luaL_typename(L, -1));
             names = lua_gettop(L);
         }
     }
@@ -106,8 +104,7 @@ static int l_load(lua_State *L) {
                            luaL_typename(L, -1));
             const char *name = lua_tostring(L, -1);
             const nst_st_entry *en = nst_st_find(f, name);
-            if (!en)
-                luaL_error(L, "no tensor '%s' in file %s", name, f->path);
+            if (!en) luaL_error(L, "no tensor '%s' in file %s", name, f->path);
             push_loaded(L, f, en, dev);
             lua_setfield(L, out, en->name);
             lua_pop(L, 1);
@@ -134,8 +131,7 @@ static int l_header(lua_State *L) {
     for (size_t i = 0; i < f->ntensors; i++) {
         const nst_st_entry *en = &f->tensors[i];
         lua_createtable(L, 0, 3);
-        lua_pushstring(L, nst_st_dtype_name(en->dtype));
-        lua_setfield(L, -2, "dtype");
+        nst_lua_field_str(L, "dtype", nst_st_dtype_name(en->dtype));
         push_shape(L, en);
         lua_setfield(L, -2, "shape");
         lua_createtable(L, 2, 0);
@@ -186,10 +182,9 @@ static named *collect(lua_State *L, int idx, int want_tensor, size_t *count) {
         if (want_tensor) {
             nst_ltensor *lt = luaL_testudata(L, -1, NST_TENSOR_MT);
             if (!lt)
-                luaL_error(L, "safetensors.save: tensors['%s'] must be an nst.Tensor, got %s",
-                           key, luaL_typename(L, -1));
-            if (!lt->t)
-                luaL_error(L, "safetensors.save: tensors['%s'] is closed", key);
+                luaL_error(L, "safetensors.save: tensors['%s'] must be an nst.Tensor, got %s", key,
+                           luaL_typename(L, -1));
+            if (!lt->t) luaL_error(L, "safetensors.save: tensors['%s'] is closed", key);
             items[i].ptr = lt->t;
         } else {
             if (lua_type(L, -1) != LUA_TSTRING)
@@ -210,11 +205,15 @@ static int l_save(lua_State *L) {
     static const char *const allowed[] = {"dtype", NULL};
     const char *path = luaL_checkstring(L, 1);
     if (!lua_istable(L, 2))
-        luaL_argerror(L, 2, lua_pushfstring(L, "expected a table of name -> nst.Tensor, got %s",
-                                            luaL_typename(L, 2)));
+        luaL_argerror(L, 2,
+                      lua_pushfstring(L, "expected a table of name -> nst.Tensor, got %s",
+                                      luaL_typename(L, 2)));
     if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
-        luaL_argerror(L, 3, lua_pushfstring(L, "expected a metadata table (string -> string), "
-                                            "got %s", luaL_typename(L, 3)));
+        luaL_argerror(L, 3,
+                      lua_pushfstring(L,
+                                      "expected a metadata table (string -> string), "
+                                      "got %s",
+                                      luaL_typename(L, 3)));
     nst_lua_check_options(L, 4, allowed);
     lua_settop(L, 4);
     nst_st_dtype dtype = NST_ST_F32;

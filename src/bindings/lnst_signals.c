@@ -13,7 +13,6 @@ static int l_signals_install(lua_State *L) {
 }
 
 static int l_signals_restore(lua_State *L) {
-    (void)L;
     nst_signals_restore();
     return 0;
 }
@@ -26,16 +25,12 @@ static int l_signals_pending(lua_State *L) {
 }
 
 static int l_signals_clear(lua_State *L) {
-    (void)L;
     nst_signals_clear();
     return 0;
 }
 
-void nst_lua_open_signals(lua_State *L) {
-    static const luaL_Reg fns[] = {{"signals_install", l_signals_install},
-                                   {"signals_restore", l_signals_restore},
-                                   {"signals_pending", l_signals_pending},
-                                   {"signals_clear", l_signals_clear},
-                                   {NULL, NULL}};
-    luaL_setfuncs(L, fns, 0);
-}
+const luaL_Reg nst_lua_signals_fns[] = {{"signals_install", l_signals_install},
+                                        {"signals_restore", l_signals_restore},
+                                        {"signals_pending", l_signals_pending},
+                                        {"signals_clear", l_signals_clear},
+                                        {NULL, NULL}};

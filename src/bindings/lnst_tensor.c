@@ -16,7 +16,8 @@ static int check_shape(lua_State *L, int idx, int64_t shape[NST_MAX_DIMS], int *
     if (lua_istable(L, idx)) {
         lua_Integer len = luaL_len(L, idx);
         if (len < 1 || len > NST_MAX_DIMS)
-            luaL_argerror(L, idx, lua_pushfstring(L, "a shape has 1 to %d sizes, got %I", NST_MAX_DIMS, len));
+            luaL_argerror(
+                L, idx, lua_pushfstring(L, "a shape has 1 to %d sizes, got %I", NST_MAX_DIMS, len));
         for (lua_Integer i = 1; i <= len; i++) {
             lua_geti(L, idx, i);
             int ok;
@@ -36,14 +37,15 @@ static int check_shape(lua_State *L, int idx, int64_t shape[NST_MAX_DIMS], int *
             n++;
         }
         if (n == 0)
-            luaL_argerror(L, idx, lua_pushfstring(L, "expected sizes (integers or a table), got %s",
-                                                  luaL_typename(L, idx)));
+            luaL_argerror(L, idx,
+                          lua_pushfstring(L, "expected sizes (integers or a table), got %s",
+                                          luaL_typename(L, idx)));
         *next = idx + n;
     }
     for (int i = 0; i < n; i++)
         if (shape[i] < 1)
-            luaL_error(L, "bad shape: size of dimension %d must be a positive integer, got %I", i + 1,
-                       (lua_Integer)shape[i]);
+            luaL_error(L, "bad shape: size of dimension %d must be a positive integer, got %I",
+                       i + 1, (lua_Integer)shape[i]);
     return n;
 }
 
@@ -104,7 +106,8 @@ static void nested_shape(lua_State *L, int idx, int depth, int64_t shape[NST_MAX
     if (sub) {
         for (lua_Integer i = 1; i <= len; i++) {
             lua_geti(L, idx, i);
-            if (!lua_istable(L, -1)) luaL_error(L, "nst.tensor: mixed numbers and tables at depth %d", depth + 1);
+            if (!lua_istable(L, -1))
+                luaL_error(L, "nst.tensor: mixed numbers and tables at depth %d", depth + 1);
             nested_shape(L, lua_gettop(L), depth + 1, shape, nd);
             lua_pop(L, 1);
         }
@@ -122,8 +125,9 @@ static void nested_fill(lua_State *L, int idx, int depth, int nd, float *out, si
         } else {
             int ok;
             lua_Number v = lua_tonumberx(L, -1, &ok);
-            if (!ok) luaL_error(L, "nst.tensor: element %I at depth %d is a %s, expected a number", i,
-                                depth + 1, luaL_typename(L, -1));
+            if (!ok)
+                luaL_error(L, "nst.tensor: element %I at depth %d is a %s, expected a number", i,
+                           depth + 1, luaL_typename(L, -1));
             out[(*pos)++] = (float)v;
         }
         lua_pop(L, 1);
@@ -163,8 +167,8 @@ static int l_from_bytes(lua_State *L) {
     int next, nd = check_shape(L, 2, shape, &next);
     nst_tensor *t = nst_lua_new_tensor(L, NST_CPU, nd, shape);
     if (len != t->numel * sizeof(float))
-        return luaL_error(L, "from_bytes: %d bytes for %d float32 elements (expected %d bytes)", (int)len,
-                          (int)t->numel, (int)(t->numel * sizeof(float)));
+        return luaL_error(L, "from_bytes: %d bytes for %d float32 elements (expected %d bytes)",
+                          (int)len, (int)t->numel, (int)(t->numel * sizeof(float)));
     memcpy(nst_data(t), s, len);
     return 1;
 }
@@ -220,7 +224,8 @@ static float *host_copy(lua_State *L, nst_tensor *t) {
 
 static int l_item(lua_State *L) {
     nst_tensor *t = nst_lua_check_tensor(L, 1);
-    if (t->numel != 1) return luaL_error(L, "item: tensor has %d elements, expected 1", (int)t->numel);
+    if (t->numel != 1)
+        return luaL_error(L, "item: tensor has %d elements, expected 1", (int)t->numel);
     lua_pushnumber(L, host_copy(L, t)[0]);
     return 1;
 }
@@ -237,7 +242,8 @@ static void push_nested(lua_State *L, const nst_tensor *t, const float *v, int d
 
 static int l_totable(lua_State *L) {
     nst_tensor *t = nst_lua_check_tensor(L, 1);
-    if (t->numel > ((size_t)1 << 26)) return luaL_error(L, "totable: tensor too large for a Lua table");
+    if (t->numel > ((size_t)1 << 26))
+        return luaL_error(L, "totable: tensor too large for a Lua table");
     const float *v = host_copy(L, t);
     size_t pos = 0;
     luaL_checkstack(L, t->ndim + 4, "totable");
@@ -291,14 +297,18 @@ static int l_reshape(lua_State *L) { // one size may be -1 (inferred)
         lua_pop(L, 1);
         if (!ok) return luaL_error(L, "reshape: size %d is not an integer", i + 1);
         if (v == -1 && infer < 0) infer = i, v = 1;
-        else if (v < 1) return luaL_error(L, "reshape: size %d must be positive (or one -1), got %I", i + 1, v);
+        else if (v < 1)
+            return luaL_error(L, "reshape: size %d must be positive (or one -1), got %I", i + 1, v);
         shape[n++] = v;
     }
     if (infer >= 0) {
         size_t rest = 1;
         for (int i = 0; i < n; i++)
-            if (nst_mul_size(rest, (size_t)shape[i], &rest)) return luaL_error(L, "reshape: too large");
-        if (t->numel % rest) return luaL_error(L, "reshape: %d elements do not divide into the shape", (int)t->numel);
+            if (nst_mul_size(rest, (size_t)shape[i], &rest))
+                return luaL_error(L, "reshape: too large");
+        if (t->numel % rest)
+            return luaL_error(L, "reshape: %d elements do not divide into the shape",
+                              (int)t->numel);
         shape[infer] = (int64_t)(t->numel / rest);
     }
     nst_ltensor *box = nst_lua_push_box(L);
@@ -399,15 +409,31 @@ static int l_tostring(lua_State *L) {
     return 1;
 }
 
-static const luaL_Reg tensor_methods[] = {
-    {"shape", l_shape}, {"size", l_size}, {"dim", l_dim}, {"numel", l_numel}, {"device", l_device},
-    {"item", l_item}, {"totable", l_totable}, {"bytes", l_bytes}, {"clone", l_clone}, {"copy", l_copy},
-    {"fill", l_fill}, {"reshape", l_reshape}, {"view", l_reshape}, {"narrow", l_narrow}, {"to", l_to},
-    {"cpu", l_cpu}, {"cuda", l_cuda}, {"close", nst_lua_tensor_close}, {NULL, NULL}};
+static const luaL_Reg tensor_methods[] = {{"shape", l_shape},
+                                          {"size", l_size},
+                                          {"dim", l_dim},
+                                          {"numel", l_numel},
+                                          {"device", l_device},
+                                          {"item", l_item},
+                                          {"totable", l_totable},
+                                          {"bytes", l_bytes},
+                                          {"clone", l_clone},
+                                          {"copy", l_copy},
+                                          {"fill", l_fill},
+                                          {"reshape", l_reshape},
+                                          {"view", l_reshape},
+                                          {"narrow", l_narrow},
+                                          {"to", l_to},
+                                          {"cpu", l_cpu},
+                                          {"cuda", l_cuda},
+                                          {"close", nst_lua_tensor_close},
+                                          {NULL, NULL}};
 
-static const luaL_Reg module_fns[] = {
-    {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full}, {"rand", l_rand}, {"randn", l_randn},
-    {"manual_seed", l_manual_seed}, {"tensor", l_tensor}, {"from_bytes", l_from_bytes}, {NULL, NULL}};
+static const luaL_Reg module_fns[] = {{"zeros", l_zeros},   {"ones", l_ones},
+                                      {"full", l_full},     {"rand", l_rand},
+                                      {"randn", l_randn},   {"manual_seed", l_manual_seed},
+                                      {"tensor", l_tensor}, {"from_bytes", l_from_bytes},
+                                      {NULL, NULL}};
 
 static const luaL_Reg tensor_meta[] = {{"__tostring", l_tostring}, {"__len", l_len}, {NULL, NULL}};
 

@@ -45,12 +45,14 @@ static int l_forward(lua_State *L) {
     nst_tensor *x = nst_lua_check_tensor(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
     int n = (int)luaL_len(L, 3);
-    if (n < 1 || n > NST_VGG_MAX_LAYERS) return luaL_argerror(L, 3, "expected a list of layer names");
+    if (n < 1 || n > NST_VGG_MAX_LAYERS)
+        return luaL_argerror(L, 3, "expected a list of layer names");
     int taps[NST_VGG_MAX_LAYERS];
     nst_tensor *outs[NST_VGG_MAX_LAYERS];
     for (int i = 0; i < n; i++) {
         lua_geti(L, 3, i + 1);
-        if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 3, "layer names must be strings");
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_argerror(L, 3, "layer names must be strings");
         taps[i] = layer_index(L, v, -1);
         lua_pop(L, 1);
     }
@@ -63,7 +65,8 @@ static int l_forward(lua_State *L) {
         lua_setfield(L, res, v->layer[taps[i]].name);
     }
     nst_err e;
-    if (nst_vgg_forward(v, nst_settings_get(v->device), x, n, taps, outs, &e)) return nst_lua_error(L, "forward", &e);
+    if (nst_vgg_forward(v, nst_settings_get(v->device), x, n, taps, outs, &e))
+        return nst_lua_error(L, "forward", &e);
     for (int i = 0; i < n; i++) {
         if (boxes[i]->t) nst_tensor_free(outs[i]); // a name listed twice
         else boxes[i]->t = outs[i];
@@ -84,8 +87,8 @@ static int l_backward(lua_State *L) {
         if (n == NST_VGG_MAX_LAYERS) return luaL_argerror(L, 2, "too many gradients");
         int i = layer_index(L, v, -2);
         if (!nst_lua_is_tensor(L, -1))
-            return luaL_error(L, "backward: gradient for %s is a %s, expected nst.Tensor", v->layer[i].name,
-                              luaL_typename(L, -1));
+            return luaL_error(L, "backward: gradient for %s is a %s, expected nst.Tensor",
+                              v->layer[i].name, luaL_typename(L, -1));
         grads[n] = nst_lua_check_tensor(L, -1); // anchored by the table
         layers[n++] = i;
         lua_pop(L, 1);
@@ -108,16 +111,11 @@ static int l_layers(lua_State *L) {
     for (int i = 0; i < v->n; i++) {
         const nst_vgg_layer *l = &v->layer[i];
         lua_createtable(L, 0, 7);
-        lua_pushstring(L, l->name);
-        lua_setfield(L, -2, "name");
-        lua_pushstring(L, kind_name(l->kind));
-        lua_setfield(L, -2, "kind");
-        lua_pushinteger(L, l->in_c);
-        lua_setfield(L, -2, "in_channels");
-        lua_pushinteger(L, l->out_c);
-        lua_setfield(L, -2, "out_channels");
-        lua_pushinteger(L, l->index);
-        lua_setfield(L, -2, "index");
+        nst_lua_field_str(L, "name", l->name);
+        nst_lua_field_str(L, "kind", kind_name(l->kind));
+        nst_lua_field_int(L, "in_channels", l->in_c);
+        nst_lua_field_int(L, "out_channels", l->out_c);
+        nst_lua_field_int(L, "index", l->index);
         lua_pushboolean(L, i < v->usable);
         lua_setfield(L, -2, "available");
         if (i < v->depth) { // output shape seen by the last forward
@@ -136,12 +134,9 @@ static int l_layers(lua_State *L) {
 static int l_info(lua_State *L) {
     nst_vgg *v = check_vgg(L, 1);
     lua_createtable(L, 0, 3);
-    lua_pushstring(L, v->arch);
-    lua_setfield(L, -2, "arch");
-    lua_pushstring(L, v->pool == NST_POOL_MAX ? "max" : "avg");
-    lua_setfield(L, -2, "pooling");
-    lua_pushstring(L, nst_device_name(v->device));
-    lua_setfield(L, -2, "device");
+    nst_lua_field_str(L, "arch", v->arch);
+    nst_lua_field_str(L, "pooling", v->pool == NST_POOL_MAX ? "max" : "avg");
+    nst_lua_field_str(L, "device", nst_device_name(v->device));
     return 1;
 }
 
@@ -153,8 +148,8 @@ static int l_close(lua_State *L) {
 }
 
 static const luaL_Reg vgg_methods[] = {{"forward", l_forward}, {"backward", l_backward},
-                                       {"layers", l_layers}, {"info", l_info},
-                                       {"close", l_close}, {NULL, NULL}};
+                                       {"layers", l_layers},   {"info", l_info},
+                                       {"close", l_close},     {NULL, NULL}};
 
 void nst_lua_open_vgg(lua_State *L) {
     nst_lua_new_class(L, NST_VGG_MT, l_close, vgg_methods, NULL);

@@ -98,8 +98,8 @@ typedef int nst_tv_loss_fn(float *loss1, float *grad, const float *x, int n, int
 
 // ---- BLAS ----
 // C(m,n) = alpha * op(A) op(B) + beta * C, row-major; op(A) is (m,k), op(B) is (k,n).
-typedef int nst_gemm_fn(float *c, const float *a, const float *b, int m, int n, int k,
-                        int trans_a, int trans_b, float alpha, float beta, nst_err *e);
+typedef int nst_gemm_fn(float *c, const float *a, const float *b, int m, int n, int k, int trans_a,
+                        int trans_b, float alpha, float beta, nst_err *e);
 // out (batch, c, c) = scale * F F^T for each batch item of f (batch, c, m)
 typedef int nst_gram_fn(float *out, const float *f, int batch, int c, int64_t m, float scale,
                         nst_err *e);
@@ -107,14 +107,13 @@ typedef int nst_gram_fn(float *out, const float *f, int batch, int c, int64_t m,
 // ---- convolution and pooling ----
 // 3x3, stride 1, pad 1 convolution. x (n,c,h,w), w (k,c,3,3), bias (k) or NULL,
 // y (n,k,h,w). relu != 0 fuses max(0, .) into the output.
-typedef int nst_conv3x3_fwd_fn(float *y, const float *x, const float *w, const float *bias,
-                               int n, int c, int h, int wd, int k, int relu, nst_err *e);
+typedef int nst_conv3x3_fwd_fn(float *y, const float *x, const float *w, const float *bias, int n,
+                               int c, int h, int wd, int k, int relu, nst_err *e);
 // dx (n,c,h,w) = gradient w.r.t. x given dy (n,k,h,w). relu_y (n,k,h,w) or NULL:
 // the output of a ReLU after the conv, dy being the gradient at that output; dy is
 // then masked by (relu_y > 0) first (the fused conv+ReLU's backward).
-typedef int nst_conv3x3_bwd_data_fn(float *dx, const float *dy, const float *relu_y,
-                                    const float *w, int n, int c, int h, int wd, int k,
-                                    nst_err *e);
+typedef int nst_conv3x3_bwd_data_fn(float *dx, const float *dy, const float *relu_y, const float *w,
+                                    int n, int c, int h, int wd, int k, nst_err *e);
 // 2x2 stride-2 pooling over (n*c) planes of h x w; output floor(h/2) x floor(w/2).
 typedef int nst_pool_fwd_fn(float *y, const float *x, int planes, int h, int wd, nst_pool mode,
                             nst_err *e);
@@ -133,8 +132,7 @@ typedef int nst_pool_bwd_fn(float *dx, const float *dy, const float *x, int plan
 // two size slots answer for any precision, so the VGG can tell whether buffers made
 // under other settings still fit.
 typedef size_t nst_chain_elem_size_fn(nst_precision p);
-typedef int nst_chain_from_nchw_fn(void *out, const float *in, int n, int c, size_t P,
-                                   nst_err *e);
+typedef int nst_chain_from_nchw_fn(void *out, const float *in, int n, int c, size_t P, nst_err *e);
 typedef int nst_chain_to_nchw_fn(float *out, const void *in, int n, int c, size_t P, nst_err *e);
 // Conv weights w (k,c,3,3) float in the form the chain's convolutions take
 // (weight_bytes(precision, k, c) bytes); made once and kept by the VGG, whose weights

@@ -79,16 +79,11 @@ static const char *missing_slot(const nst_backend *b) {
         const char *name;
         int set;
     } chain[] = {
-        {"chain.elem_size", c->elem_size != NULL},
-        {"chain.from_nchw", c->from_nchw != NULL},
-        {"chain.to_nchw", c->to_nchw != NULL},
-        {"chain.weight_bytes", c->weight_bytes != NULL},
-        {"chain.weights", c->weights != NULL},
-        {"chain.conv_fwd", c->conv_fwd != NULL},
-        {"chain.conv_bwd", c->conv_bwd != NULL},
-        {"chain.pool_fwd", c->pool_fwd != NULL},
-        {"chain.pool_bwd", c->pool_bwd != NULL},
-        {"chain.grad", c->grad != NULL},
+        {"chain.elem_size", c->elem_size != NULL}, {"chain.from_nchw", c->from_nchw != NULL},
+        {"chain.to_nchw", c->to_nchw != NULL},     {"chain.weight_bytes", c->weight_bytes != NULL},
+        {"chain.weights", c->weights != NULL},     {"chain.conv_fwd", c->conv_fwd != NULL},
+        {"chain.conv_bwd", c->conv_bwd != NULL},   {"chain.pool_fwd", c->pool_fwd != NULL},
+        {"chain.pool_bwd", c->pool_bwd != NULL},   {"chain.grad", c->grad != NULL},
     };
     for (size_t i = 0; i < sizeof chain / sizeof chain[0]; i++)
         if (!chain[i].set) return chain[i].name;

@@ -20,8 +20,7 @@ float nst_f16_to_f32(uint16_t h) {
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t man = h & 0x3ffu;
     if (exp == 0) {
-        if (man == 0)
-            return bits_f32(sign); // +-0
+        if (man == 0) return bits_f32(sign); // +-0
         // subnormal: man * 2^-24; normalize the mantissa into a float32 normal
         int e = -1;
         do {
@@ -40,8 +39,7 @@ uint16_t nst_f32_to_f16(float f) {
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
     uint32_t ax = x & 0x7fffffffu;
     if (ax >= 0x7f800000u) { // inf, NaN (kept quiet, top payload bits kept)
-        if (ax == 0x7f800000u)
-            return sign | 0x7c00u;
+        if (ax == 0x7f800000u) return sign | 0x7c00u;
         return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
     }
     if (ax >= 0x477ff000u) // >= 65520: rounds (ties to even) past 65504 to inf

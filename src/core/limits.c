@@ -21,7 +21,8 @@ int nst_shape_check(int ndim, const int64_t *shape, size_t *numel, nst_err *e) {
         size_t bytes;
         if (nst_mul_size(n, (size_t)shape[i], &n) || nst_mul_size(n, sizeof(float), &bytes) ||
             bytes > nst_max_tensor_bytes) {
-            return nst_fail(e, "tensor too large: more than the limit of %zu bytes (nst.set_limits)",
+            return nst_fail(e,
+                            "tensor too large: more than the limit of %zu bytes (nst.set_limits)",
                             nst_max_tensor_bytes);
         }
     }

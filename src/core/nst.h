@@ -16,8 +16,7 @@ typedef struct nst_err {
 
 // Formats the message into e (if non-NULL) and returns -1, so callers can write
 // `return nst_fail(e, "...", ...);`.
-int nst_fail(nst_err *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int nst_fail(nst_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef enum nst_device { NST_CPU = 0, NST_CUDA = 1, NST_NDEVICES = 2 } nst_device;
 

@@ -29,11 +29,13 @@ static int check_pair(const char *op, const nst_tensor *a, const nst_tensor *b, 
 }
 
 static int check_scalar(const char *op, const nst_tensor *s, nst_err *e) {
-    if (s->numel != 1) return nst_fail(e, "%s: expected a one-element tensor, got %zu elements", op, s->numel);
+    if (s->numel != 1)
+        return nst_fail(e, "%s: expected a one-element tensor, got %zu elements", op, s->numel);
     return 0;
 }
 
-int nst_binary(nst_tensor *out, const nst_tensor *a, const nst_tensor *b, nst_binop op, nst_err *e) {
+int nst_binary(nst_tensor *out, const nst_tensor *a, const nst_tensor *b, nst_binop op,
+               nst_err *e) {
     if (same_device("binary op", a, b, e) || same_device("binary op", out, a, e)) return -1;
     const nst_tensor *big = a->numel >= b->numel ? a : b;
     if (!(nst_same_shape(a, b) || a->numel == 1 || b->numel == 1))
@@ -75,7 +77,8 @@ int nst_clamp(nst_tensor *out, const nst_tensor *a, float lo, float hi, nst_err 
 }
 
 int nst_reduction(nst_tensor *out1, const nst_tensor *a, nst_reduce op, nst_err *e) {
-    if (check_scalar("reduction output", out1, e) || same_device("reduction", out1, a, e)) return -1;
+    if (check_scalar("reduction output", out1, e) || same_device("reduction", out1, a, e))
+        return -1;
     const nst_backend *be = backend_of(a, e);
     return be ? be->reduce(nst_data(out1), nst_data(a), a->numel, op, e) : -1;
 }
@@ -88,7 +91,8 @@ int nst_dot(nst_tensor *out1, const nst_tensor *a, const nst_tensor *b, nst_err 
     return be ? be->dot(nst_data(out1), nst_data(a), nst_data(b), a->numel, e) : -1;
 }
 
-int nst_matmul(nst_tensor *out, const nst_tensor *a, const nst_tensor *b, int ta, int tb, nst_err *e) {
+int nst_matmul(nst_tensor *out, const nst_tensor *a, const nst_tensor *b, int ta, int tb,
+               nst_err *e) {
     if (same_device("matmul", a, b, e) || same_device("matmul", out, a, e)) return -1;
     if (a->ndim != 2 || b->ndim != 2) return nst_fail(e, "matmul: expected 2-D tensors");
     int64_t m = ta ? a->shape[1] : a->shape[0], k = ta ? a->shape[0] : a->shape[1];
@@ -98,8 +102,8 @@ int nst_matmul(nst_tensor *out, const nst_tensor *a, const nst_tensor *b, int ta
         return nst_fail(e, "matmul: output must be %lldx%lld", (long long)m, (long long)n);
     if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) return nst_fail(e, "matmul: too large");
     const nst_backend *be = backend_of(a, e);
-    return be ? be->gemm(nst_data(out), nst_data(a), nst_data(b), (int)m, (int)n, (int)k, ta, tb, 1.0f,
-                         0.0f, e)
+    return be ? be->gemm(nst_data(out), nst_data(a), nst_data(b), (int)m, (int)n, (int)k, ta, tb,
+                         1.0f, 0.0f, e)
               : -1;
 }
 
@@ -112,7 +116,8 @@ int nst_gram_shape(const nst_tensor *f, int *ndim, int64_t shape[NST_MAX_DIMS], 
         *batch = 1, *c = (int)f->shape[0], *m = (int64_t)(f->numel / (size_t)f->shape[0]);
         *ndim = 2, shape[0] = shape[1] = f->shape[0];
     } else {
-        return nst_fail(e, "gram: expected features (N,C,H,W), (C,H,W) or (C,M), got %d-D", f->ndim);
+        return nst_fail(e, "gram: expected features (N,C,H,W), (C,H,W) or (C,M), got %d-D",
+                        f->ndim);
     }
     if (f->shape[f->ndim == 4 ? 1 : 0] > 65536) return nst_fail(e, "gram: too many channels");
     return 0;
@@ -121,7 +126,8 @@ int nst_gram_shape(const nst_tensor *f, int *ndim, int64_t shape[NST_MAX_DIMS], 
 int nst_gram(nst_tensor *out, const nst_tensor *f, float scale, nst_err *e) {
     int nd, batch, c;
     int64_t shape[NST_MAX_DIMS], m;
-    if (nst_gram_shape(f, &nd, shape, &batch, &c, &m, e) || same_device("gram", out, f, e)) return -1;
+    if (nst_gram_shape(f, &nd, shape, &batch, &c, &m, e) || same_device("gram", out, f, e))
+        return -1;
     if (out->numel != (size_t)batch * c * c) return nst_fail(e, "gram: output has the wrong size");
     const nst_backend *be = backend_of(f, e);
     return be ? be->gram(nst_data(out), nst_data(f), batch, c, m, scale, e) : -1;
@@ -142,9 +148,10 @@ static int conv_dims(const nst_tensor *x, const nst_tensor *w, int d[5], nst_err
     return same_device("conv3x3", x, w, e);
 }
 
-static int check_dims4(const char *op, const nst_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w,
-                       nst_err *e) {
-    if (t->ndim != 4 || t->shape[0] != n || t->shape[1] != c || t->shape[2] != h || t->shape[3] != w) {
+static int check_dims4(const char *op, const nst_tensor *t, int64_t n, int64_t c, int64_t h,
+                       int64_t w, nst_err *e) {
+    if (t->ndim != 4 || t->shape[0] != n || t->shape[1] != c || t->shape[2] != h ||
+        t->shape[3] != w) {
         char s[64];
         nst_shape_str(t, s, sizeof s);
         return nst_fail(e, "%s: expected shape %lldx%lldx%lldx%lld, got %s", op, (long long)n,
@@ -171,11 +178,13 @@ int nst_conv3x3_bwd_data(nst_tensor *dx, const nst_tensor *dy, const nst_tensor 
                          const nst_tensor *w, nst_err *e) {
     if (dx->ndim != 4) return nst_fail(e, "conv3x3 backward: gradient must be 4-D");
     int d[5];
-    if (conv_dims(dx, w, d, e) || check_dims4("conv3x3 backward (grad output)", dy, d[0], d[4], d[2], d[3], e) ||
+    if (conv_dims(dx, w, d, e) ||
+        check_dims4("conv3x3 backward (grad output)", dy, d[0], d[4], d[2], d[3], e) ||
         same_device("conv3x3 backward", dx, dy, e))
         return -1;
-    if (relu_y && (check_dims4("conv3x3 backward (ReLU output)", relu_y, d[0], d[4], d[2], d[3], e) ||
-                   same_device("conv3x3 backward", relu_y, dy, e)))
+    if (relu_y &&
+        (check_dims4("conv3x3 backward (ReLU output)", relu_y, d[0], d[4], d[2], d[3], e) ||
+         same_device("conv3x3 backward", relu_y, dy, e)))
         return -1;
     const nst_backend *be = backend_of(dy, e);
     return be ? be->conv3x3_bwd_data(nst_data(dx), nst_data(dy), relu_y ? nst_data(relu_y) : NULL,
@@ -216,7 +225,8 @@ int nst_pool2d(nst_tensor *y, const nst_tensor *x, nst_pool mode, nst_err *e) {
     return be ? be->pool_fwd(nst_data(y), nst_data(x), planes, h, w, mode, e) : -1;
 }
 
-int nst_pool2d_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *x, nst_pool mode, nst_err *e) {
+int nst_pool2d_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *x, nst_pool mode,
+                   nst_err *e) {
     int planes = 0, h = 0, w = 0;
     if (pool_dims(x, &planes, &h, &w, e) ||
         check_dims4("pool backward (grad output)", dy, x->shape[0], x->shape[1], h / 2, w / 2, e) ||
@@ -226,8 +236,8 @@ int nst_pool2d_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *x, ns
     return be ? be->pool_bwd(nst_data(dx), nst_data(dy), nst_data(x), planes, h, w, mode, e) : -1;
 }
 
-int nst_channel_affine(nst_tensor *out, const nst_tensor *x, const int perm[3], const float scale[3],
-                       const float shift[3], nst_err *e) {
+int nst_channel_affine(nst_tensor *out, const nst_tensor *x, const int perm[3],
+                       const float scale[3], const float shift[3], nst_err *e) {
     if (x->ndim != 4 || x->shape[1] != 3) return nst_fail(e, "expected an image tensor (N,3,H,W)");
     if (check_pair("channel affine", out, x, e)) return -1;
     for (int i = 0; i < 3; i++)
@@ -247,31 +257,32 @@ int nst_adam_counted(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tens
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
         return nst_fail(e, "adam: betas must be in [0, 1), got %g and %g", beta1, beta2);
     const nst_backend *be = backend_of(x, e);
-    return be ? be->adam_counted(nst_data(x), nst_data(g), nst_data(m), nst_data(v), x->numel, lr, beta1,
-                                 beta2, eps, nst_data(steps), e)
+    return be ? be->adam_counted(nst_data(x), nst_data(g), nst_data(m), nst_data(v), x->numel, lr,
+                                 beta1, beta2, eps, nst_data(steps), e)
               : -1;
 }
 
-int nst_adam(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v, float lr, float beta1,
-             float beta2, float eps, int t, nst_err *e) {
+int nst_adam(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v, float lr,
+             float beta1, float beta2, float eps, int t, nst_err *e) {
     if (check_pair("adam (gradient)", x, g, e) || check_pair("adam (state)", x, m, e) ||
         check_pair("adam (state)", x, v, e))
         return -1;
     if (t < 1) return nst_fail(e, "adam: step count must be >= 1");
     const nst_backend *be = backend_of(x, e);
-    return be ? be->adam(nst_data(x), nst_data(g), nst_data(m), nst_data(v), x->numel, lr, beta1, beta2,
-                         eps, t, e)
+    return be ? be->adam(nst_data(x), nst_data(g), nst_data(m), nst_data(v), x->numel, lr, beta1,
+                         beta2, eps, t, e)
               : -1;
 }
 
 int nst_mse_loss(nst_tensor *loss1, nst_tensor *grad, const nst_tensor *f, const nst_tensor *p,
                  float scale, nst_err *e) {
     if (check_pair("content loss", f, p, e) || check_scalar("loss", loss1, e) ||
-        same_device("content loss", loss1, f, e) || (grad && check_pair("content loss", grad, f, e)))
+        same_device("content loss", loss1, f, e) ||
+        (grad && check_pair("content loss", grad, f, e)))
         return -1;
     const nst_backend *be = backend_of(f, e);
-    return be ? be->mse_loss(nst_data(loss1), grad ? nst_data(grad) : NULL, nst_data(f), nst_data(p),
-                             f->numel, scale, e)
+    return be ? be->mse_loss(nst_data(loss1), grad ? nst_data(grad) : NULL, nst_data(f),
+                             nst_data(p), f->numel, scale, e)
               : -1;
 }
 
@@ -285,8 +296,8 @@ int nst_tv_loss(nst_tensor *loss1, nst_tensor *grad, const nst_tensor *x, int l1
         return nst_fail(e, "tv loss: input too large");
     const nst_backend *be = backend_of(x, e);
     return be ? be->tv_loss(nst_data(loss1), grad ? nst_data(grad) : NULL, nst_data(x),
-                            (int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3], l1,
-                            scale, e)
+                            (int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3],
+                            l1, scale, e)
               : -1;
 }
 
@@ -313,8 +324,8 @@ int nst_style_loss(nst_tensor *loss1, nst_tensor *grad, const nst_tensor *f, con
     if (!rc) rc = be->binary(nst_data(d), nst_data(d), d->numel, nst_data(a), a->numel, NST_SUB, e);
     if (!rc) rc = be->reduce(nst_data(loss1), nst_data(d), d->numel, NST_SUMSQ, e);
     if (!rc)
-        rc = be->binary_scalar(nst_data(loss1), nst_data(loss1), 1, (float)(scale / (4.0 * n2m2)), 0,
-                               NST_MUL, e);
+        rc = be->binary_scalar(nst_data(loss1), nst_data(loss1), 1, (float)(scale / (4.0 * n2m2)),
+                               0, NST_MUL, e);
     if (!rc && grad) {
         if (m > INT32_MAX) rc = nst_fail(e, "style loss: feature map too large");
         else

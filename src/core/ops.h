@@ -17,7 +17,8 @@ int nst_clamp(nst_tensor *out, const nst_tensor *a, float lo, float hi, nst_err 
 int nst_reduction(nst_tensor *out1, const nst_tensor *a, nst_reduce op, nst_err *e);
 int nst_dot(nst_tensor *out1, const nst_tensor *a, const nst_tensor *b, nst_err *e);
 // 2-D matrix product: out (m,n) = a (m,k) b (k,n), with optional transposes.
-int nst_matmul(nst_tensor *out, const nst_tensor *a, const nst_tensor *b, int ta, int tb, nst_err *e);
+int nst_matmul(nst_tensor *out, const nst_tensor *a, const nst_tensor *b, int ta, int tb,
+               nst_err *e);
 // f (B,C,H,W), (C,H,W) or (C,M) -> out (B,C,C) or (C,C): scale * F F^T.
 int nst_gram(nst_tensor *out, const nst_tensor *f, float scale, nst_err *e);
 int nst_gram_shape(const nst_tensor *f, int *ndim, int64_t shape[NST_MAX_DIMS], int *batch, int *c,
@@ -33,16 +34,17 @@ int nst_relu(nst_tensor *y, const nst_tensor *x, nst_err *e);
 int nst_relu_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *y, nst_err *e);
 // x (N,C,H,W) -> y (N,C,H/2,W/2), floor
 int nst_pool2d(nst_tensor *y, const nst_tensor *x, nst_pool mode, nst_err *e);
-int nst_pool2d_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *x, nst_pool mode, nst_err *e);
+int nst_pool2d_bwd(nst_tensor *dx, const nst_tensor *dy, const nst_tensor *x, nst_pool mode,
+                   nst_err *e);
 // x (N,3,H,W): out[:,c] = scale[c] * x[:,perm[c]] + shift[c]
-int nst_channel_affine(nst_tensor *out, const nst_tensor *x, const int perm[3], const float scale[3],
-                       const float shift[3], nst_err *e);
+int nst_channel_affine(nst_tensor *out, const nst_tensor *x, const int perm[3],
+                       const float scale[3], const float shift[3], nst_err *e);
 
 // steps: a one-element tensor on x's device counting the steps taken (see backend.h).
 int nst_adam_counted(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v,
                      nst_tensor *steps, float lr, float beta1, float beta2, float eps, nst_err *e);
-int nst_adam(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v, float lr, float beta1,
-             float beta2, float eps, int t, nst_err *e);
+int nst_adam(nst_tensor *x, const nst_tensor *g, nst_tensor *m, nst_tensor *v, float lr,
+             float beta1, float beta2, float eps, int t, nst_err *e);
 
 // loss1 one element; grad like f or NULL.
 int nst_mse_loss(nst_tensor *loss1, nst_tensor *grad, const nst_tensor *f, const nst_tensor *p,

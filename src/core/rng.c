@@ -57,7 +57,9 @@ static int fill_host(nst_tensor *t, int normal, float a, float b, nst_err *e) {
     return rc;
 }
 
-int nst_fill_rand(nst_tensor *t, float lo, float hi, nst_err *e) { return fill_host(t, 0, lo, hi, e); }
+int nst_fill_rand(nst_tensor *t, float lo, float hi, nst_err *e) {
+    return fill_host(t, 0, lo, hi, e);
+}
 int nst_fill_randn(nst_tensor *t, float mean, float std, nst_err *e) {
     return fill_host(t, 1, mean, std, e);
 }

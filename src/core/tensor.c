@@ -62,7 +62,8 @@ nst_tensor *nst_tensor_view(const nst_tensor *t, int ndim, const int64_t *shape,
     if (numel != t->numel) {
         char buf[64];
         nst_shape_str(t, buf, sizeof buf);
-        nst_fail(e, "cannot view a tensor of %zu elements (%s) as %zu elements", t->numel, buf, numel);
+        nst_fail(e, "cannot view a tensor of %zu elements (%s) as %zu elements", t->numel, buf,
+                 numel);
         return NULL;
     }
     return tensor_header(t->st, t->offset, ndim, shape, numel, e);

@@ -4,12 +4,24 @@
 #ifndef NST_CPU_H
 #define NST_CPU_H
 
+#include <omp.h>
+
 #include "core/backend.h"
 
 // Work below this many elements runs on one thread: a parallel region costs more.
 #define NST_CPU_PAR_MIN 32768
 // Column slices handed to threads are multiples of this many floats (whole vectors).
 #define NST_CPU_SLICE_ALIGN 16
+
+// The calling OpenMP thread's share [*lo, *hi) of [0, len): equal slices rounded up to a
+// multiple of align (1: none); threads past the end get an empty slice.
+static inline void nst_cpu_thread_slice(int64_t len, int64_t align, int64_t *lo, int64_t *hi) {
+    int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    int64_t per = (len + nt - 1) / nt;
+    per = (per + align - 1) / align * align;
+    *lo = t * per < len ? t * per : len;
+    *hi = *lo + per < len ? *lo + per : len;
+}
 
 // cpu_backend.c: 64-byte aligned scratch from the arena; NULL with a message on
 // failure. Free with nst_cpu_free.
@@ -61,8 +73,9 @@ int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float
 // x (n, c, h, wd). transposed = 0: w (k, c, 3, 3), as conv3x3_fwd. transposed = 1: w is
 // (c, k, 3, 3) and y is the input gradient of that layer given its output gradient x.
 // xmask: NULL, or like x: x counts as 0 where xmask is not > 0 (through a ReLU).
-int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *w, const float *bias,
-                     int relu, int transposed, int n, int c, int h, int wd, int k, nst_err *e);
+int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *w,
+                     const float *bias, int relu, int transposed, int n, int c, int h, int wd,
+                     int k, nst_err *e);
 
 // cpu_pool.c (twin of cuda_pool.cu)
 nst_pool_fwd_fn nst_cpu_pool_fwd;

@@ -9,11 +9,11 @@
 #include "cpu/cpu.h"
 
 #define ARENA_ALIGN 64
-#define ARENA_HEADER 64                    // keeps the user pointer 64-byte aligned
-#define ARENA_BIG ((size_t)256 << 10)       // blocks from 256 KiB are cached
-#define ARENA_GRAIN ((size_t)64 << 10)      // big sizes rounded up to 64 KiB
+#define ARENA_HEADER 64 // keeps the user pointer 64-byte aligned
+#define ARENA_BIG ((size_t)256 << 10) // blocks from 256 KiB are cached
+#define ARENA_GRAIN ((size_t)64 << 10) // big sizes rounded up to 64 KiB
 #define ARENA_SLOTS 1024
-#define ARENA_MAX_CACHED ((size_t)2 << 30)  // at most 2 GiB kept idle
+#define ARENA_MAX_CACHED ((size_t)2 << 30) // at most 2 GiB kept idle
 
 typedef struct block {
     void *base;

@@ -25,10 +25,9 @@ int nst_cpu_gemm(float *c, const float *a, const float *b, int m, int n, int k, 
     int split_m = m >= n;
 #pragma omp parallel if (flops > GEMM_PAR_FLOPS)
     {
-        int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        int len = split_m ? m : n, per = (len + nt - 1) / nt;
-        if (!split_m) per = (per + NST_CPU_SLICE_ALIGN - 1) / NST_CPU_SLICE_ALIGN * NST_CPU_SLICE_ALIGN;
-        int i0 = t * per < len ? t * per : len, i1 = i0 + per < len ? i0 + per : len;
+        int64_t lo, hi;
+        nst_cpu_thread_slice(split_m ? m : n, split_m ? 1 : NST_CPU_SLICE_ALIGN, &lo, &hi);
+        int i0 = (int)lo, i1 = (int)hi;
         if (i1 > i0) {
             if (split_m) {
                 // rows i0.. of op(A): (m, k) row-major, or column i0 of stored (k, m)
@@ -55,16 +54,17 @@ int nst_cpu_gemm(float *c, const float *a, const float *b, int m, int n, int k, 
 static void gram_slice(float *dst, const float *f, int c, int64_t m, int64_t k0, int64_t k1,
                        float scale, float *buf, int64_t sl) {
     if (!buf) {
-        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, c, (int)(k1 - k0), scale, f + k0, (int)m,
-                    0.0f, dst, c);
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, c, (int)(k1 - k0), scale, f + k0,
+                    (int)m, 0.0f, dst, c);
         return;
     }
     int ld = (int)sl + GRAM_PAD;
     for (int64_t s = k0; s < k1; s += sl) {
         int len = (int)(k1 - s < sl ? k1 - s : sl);
-        for (int i = 0; i < c; i++) memcpy(buf + (size_t)i * ld, f + (size_t)i * m + s, sizeof(float) * len);
-        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, c, len, scale, buf, ld, s == k0 ? 0.0f : 1.0f,
-                    dst, c);
+        for (int i = 0; i < c; i++)
+            memcpy(buf + (size_t)i * ld, f + (size_t)i * m + s, sizeof(float) * len);
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, c, len, scale, buf, ld,
+                    s == k0 ? 0.0f : 1.0f, dst, c);
     }
 }
 
@@ -90,16 +90,15 @@ int nst_cpu_gram(float *out, const float *f, int batch, int c, int64_t m, float 
 #pragma omp parallel num_threads(nth)
         {
             int nt = omp_get_num_threads(), t = omp_get_thread_num();
-            int64_t per = (m + nt - 1) / nt;
-            per = (per + NST_CPU_SLICE_ALIGN - 1) / NST_CPU_SLICE_ALIGN * NST_CPU_SLICE_ALIGN;
-            int64_t k0 = t * per < m ? t * per : m, k1 = k0 + per < m ? k0 + per : m;
+            int64_t k0, k1;
+            nst_cpu_thread_slice(m, NST_CPU_SLICE_ALIGN, &k0, &k1);
             float *dst = t == 0 ? g : part + cc * (size_t)(t - 1);
             if (k1 > k0)
-                gram_slice(dst, fb, c, m, k0, k1, scale, copy ? bufs + bufsz * (size_t)t : NULL, sl);
-            else
-                memset(dst, 0, sizeof(float) * cc);
+                gram_slice(dst, fb, c, m, k0, k1, scale, copy ? bufs + bufsz * (size_t)t : NULL,
+                           sl);
+            else memset(dst, 0, sizeof(float) * cc);
 #pragma omp barrier
-            // Sum the partial lower triangles, then mirror into the upper one.
+                // Sum the partial lower triangles, then mirror into the upper one.
 #pragma omp for schedule(static)
             for (int i = 0; i < c; i++) {
                 float *gi = g + (size_t)i * c;

@@ -76,7 +76,8 @@ static int conv_bwd(void *dx, const void *dy, const void *w, int n, int c, int h
     return rc;
 }
 
-static int pool_fwd(void *y, const void *x, int n, int c, int h, int wd, nst_pool mode, nst_err *e) {
+static int pool_fwd(void *y, const void *x, int n, int c, int h, int wd, nst_pool mode,
+                    nst_err *e) {
     size_t P = (size_t)h * wd, Po = (size_t)(h / 2) * (wd / 2);
     float *xs = unchain(x, n, c, P, e), *ys = xs ? nst_cpu_scratch((size_t)n * c * Po, e) : NULL;
     int rc = ys ? nst_cpu_pool_fwd(ys, xs, n * c, h, wd, mode, e) : -1;

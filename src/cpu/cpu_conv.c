@@ -76,11 +76,9 @@ int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float
 #pragma omp parallel
             {
                 im2col_rows(col, xi, ci, h, w, r0, nr); // ends with a barrier
-                int nt = omp_get_num_threads(), t = omp_get_thread_num();
-                // This thread's columns [j0, j1) of the chunk.
-                int per = (nb + nt - 1) / nt;
-                per = (per + NST_CPU_SLICE_ALIGN - 1) / NST_CPU_SLICE_ALIGN * NST_CPU_SLICE_ALIGN;
-                int j0 = t * per < nb ? t * per : nb, j1 = j0 + per < nb ? j0 + per : nb;
+                int64_t lo, hi; // this thread's columns [j0, j1) of the chunk
+                nst_cpu_thread_slice(nb, NST_CPU_SLICE_ALIGN, &lo, &hi);
+                int j0 = (int)lo, j1 = (int)hi;
                 if (j1 > j0) {
                     float *yc = yi + (size_t)r0 * w + j0;
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ko, j1 - j0, (int)kdim,
@@ -135,22 +133,22 @@ static int bwd_data_col2im(float *dx, const float *dy, const float *mask, const 
             int nrows_out = i1 - i0 + 1;
 #pragma omp parallel
             {
-                int nt = omp_get_num_threads(), t = omp_get_thread_num();
-                int per = (nb + nt - 1) / nt;
-                per = (per + NST_CPU_SLICE_ALIGN - 1) / NST_CPU_SLICE_ALIGN * NST_CPU_SLICE_ALIGN;
-                int j0 = t * per < nb ? t * per : nb, j1 = j0 + per < nb ? j0 + per : nb;
+                int64_t lo, hi; // this thread's columns [j0, j1) of the chunk
+                nst_cpu_thread_slice(nb, NST_CPU_SLICE_ALIGN, &lo, &hi);
+                int j0 = (int)lo, j1 = (int)hi;
                 const float *src = dyi + (size_t)r0 * wd; // the chunk of dy, rows hw apart
                 int ld = (int)hw;
                 if (mask) { // this thread's columns of the chunk, masked, rows nb apart
                     const float *mi = mask + (size_t)img * k * hw + (size_t)r0 * wd;
                     for (int kk = 0; kk < k; kk++)
                         for (int j = j0; j < j1; j++)
-                            dm[(size_t)kk * nb + j] = mi[(size_t)kk * hw + j] > 0 ? src[(size_t)kk * hw + j] : 0;
+                            dm[(size_t)kk * nb + j] =
+                                mi[(size_t)kk * hw + j] > 0 ? src[(size_t)kk * hw + j] : 0;
                     src = dm, ld = nb;
                 }
                 if (j1 > j0) // Z[:, j0:j1] = Wᵀ (9c, k) dy[:, chunk columns j0:j1]
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, j1 - j0, k, 1.0f,
-                                w, (int)kdim, src + j0, ld, 0.0f, z + j0, nb);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, j1 - j0, k,
+                                1.0f, w, (int)kdim, src + j0, ld, 0.0f, z + j0, nb);
 #pragma omp barrier
 #pragma omp for schedule(static)
                 for (int q = 0; q < c * nrows_out; q++) {
@@ -160,7 +158,8 @@ static int bwd_data_col2im(float *dx, const float *dy, const float *mask, const 
                         int i = ip - a + 1; // the dy row feeding dx row ip through kernel row a
                         if (i < r0 || i >= r0 + nr) continue;
                         for (int b = 0; b < 3; b++) {
-                            const float *zr = z + ((size_t)ch * 9 + a * 3 + b) * nb + (size_t)(i - r0) * wd;
+                            const float *zr =
+                                z + ((size_t)ch * 9 + a * 3 + b) * nb + (size_t)(i - r0) * wd;
                             // d[j] += zr[j - b + 1] where 0 <= j - b + 1 < wd
                             int jlo = b > 1 ? b - 1 : 0, jhi = b < 1 ? wd - 2 : wd - 1;
                             for (int j = jlo; j <= jhi; j++) d[j] += zr[j - b + 1];
@@ -189,7 +188,8 @@ static int conv_check(int n, int c, int h, int wd, int k, nst_err *e) {
 int nst_cpu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bias, int n, int c,
                         int h, int wd, int k, int relu, nst_err *e) {
     if (conv_check(n, c, h, wd, k, e)) return -1;
-    if (use_winograd(c, k)) return nst_cpu_winograd(y, x, NULL, w, bias, relu, 0, n, c, h, wd, k, e);
+    if (use_winograd(c, k))
+        return nst_cpu_winograd(y, x, NULL, w, bias, relu, 0, n, c, h, wd, k, e);
     // w (k, c, 3, 3) is already the (k, 9c) matrix in im2col's row order.
     return nst_cpu_conv_im2col(y, x, w, bias, relu, n, c, h, wd, k, e);
 }
@@ -200,7 +200,8 @@ int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, co
     // dx = conv(dy, wt) with wt (c, k, 3, 3), wt[c][k][t] = w[k][c][8 - t]: the kernel
     // transposed and rotated. Winograd derives it from w's own transform. The ReLU mask
     // (relu_y) is applied where dy is read, without a masked copy of dy.
-    if (use_winograd(k, c)) return nst_cpu_winograd(dx, dy, relu_y, w, NULL, 0, 1, n, k, h, wd, c, e);
+    if (use_winograd(k, c))
+        return nst_cpu_winograd(dx, dy, relu_y, w, NULL, 0, 1, n, k, h, wd, c, e);
     if (c <= 8 && k > c) return bwd_data_col2im(dx, dy, relu_y, w, n, c, h, wd, k, e);
     if (relu_y) { // the rare remaining shapes: mask into a copy
         size_t total = (size_t)n * k * h * wd;

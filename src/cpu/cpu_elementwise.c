@@ -55,7 +55,6 @@ int nst_cpu_binary_scalar(float *out, const float *a, size_t n, float s, int rev
     return 0;
 }
 
-
 int nst_cpu_unary(float *out, const float *a, size_t n, nst_unop op, nst_err *e) {
     if ((int)op < (int)NST_NEG || (int)op > (int)NST_SIGN)
         return nst_fail(e, "cpu: unknown unary op %d", (int)op);
@@ -101,7 +100,8 @@ int nst_cpu_relu_bwd(float *dx, const float *dy, const float *y, size_t n, nst_e
 int nst_cpu_channel_affine(float *out, const float *x, int batch, size_t hw, const int perm[3],
                            const float scale[3], const float shift[3], nst_err *e) {
     for (int c = 0; c < 3; c++)
-        if (perm[c] < 0 || perm[c] > 2) return nst_fail(e, "cpu: channel_affine perm[%d] = %d", c, perm[c]);
+        if (perm[c] < 0 || perm[c] > 2)
+            return nst_fail(e, "cpu: channel_affine perm[%d] = %d", c, perm[c]);
     for (int b = 0; b < batch; b++) {
         const float *xb = x + (size_t)b * 3 * hw;
         float *ob = out + (size_t)b * 3 * hw;

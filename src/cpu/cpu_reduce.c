@@ -109,7 +109,7 @@ static double tv_row(float *gp, const float *xp, int i, int h, int w, int l1, fl
     for (int j = 0; j < w; j++) {
         float v = r[j];
         float dxr = j + 1 < w ? r[j + 1] - v : 0; // forward difference to the right
-        float dxl = j > 0 ? v - r[j - 1] : 0;     // the one ending here
+        float dxl = j > 0 ? v - r[j - 1] : 0; // the one ending here
         float dyd = i + 1 < h ? r[j + w] - v : 0;
         float dyu = i > 0 ? v - r[j - (ptrdiff_t)w] : 0;
         if (l1) {
@@ -139,7 +139,8 @@ int nst_cpu_tv_loss(float *loss1, float *grad, const float *x, int n, int c, int
         double acc = 0;
         for (size_t r = lo; r < hi; r++) {
             size_t p = r / h;
-            acc += tv_row(grad ? grad + p * plane : NULL, x + p * plane, (int)(r % h), h, wd, l1, scale);
+            acc += tv_row(grad ? grad + p * plane : NULL, x + p * plane, (int)(r % h), h, wd, l1,
+                          scale);
         }
         part[j] = acc;
     }

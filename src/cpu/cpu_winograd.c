@@ -54,8 +54,8 @@ static void weight_transform(float *u, const float *w, size_t kc) {
 
 // q[j] = sa * x[j] + sb * y[j] (sa, sb = +-1: exact), for the even and odd halves.
 static inline void comb(float *restrict qe, float *restrict qo, const float *restrict xe,
-                        const float *restrict xo, const float *restrict ye, const float *restrict yo,
-                        float sa, float sb, int n) {
+                        const float *restrict xo, const float *restrict ye,
+                        const float *restrict yo, float sa, float sb, int n) {
     for (int j = 0; j < n; j++) qe[j] = sa * xe[j] + sb * ye[j];
     for (int j = 0; j < n; j++) qo[j] = sa * xo[j] + sb * yo[j];
 }
@@ -162,8 +162,9 @@ static int rot_e(int e) {
     return 4 * sw[e / 4] + sw[e % 4];
 }
 
-int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *w, const float *bias,
-                     int relu, int transposed, int n, int c, int h, int wd, int k, nst_err *e) {
+int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *w,
+                     const float *bias, int relu, int transposed, int n, int c, int h, int wd,
+                     int k, nst_err *e) {
     int th = (h + 1) / 2, tw = (wd + 1) / 2;
     size_t want = ((size_t)c + k) / 4 > WINO_TILES ? ((size_t)c + k) / 4 : WINO_TILES;
     size_t rows = (want + tw - 1) / tw; // tile rows per chunk
@@ -198,8 +199,8 @@ int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *
                     for (int r = 0; r < nr; r++)
                         input_transform(v + (size_t)ch * tc, (size_t)c * tc, (size_t)r * tw,
                                         xi + (size_t)ch * hw, mi ? mi + (size_t)ch * hw : NULL, h,
-                                        wd, t0 + r, tw, my,
-                                        my + 4 * (size_t)(tw + 1), my + 8 * (size_t)(tw + 1));
+                                        wd, t0 + r, tw, my, my + 4 * (size_t)(tw + 1),
+                                        my + 8 * (size_t)(tw + 1));
 #pragma omp for schedule(static)
                 for (int q = 0; q < 16; q++) {
                     const float *uq = u + (size_t)(transposed ? rot_e(q) : q) * k * c;

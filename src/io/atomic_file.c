@@ -27,7 +27,8 @@ int nst_atomic_open(nst_atomic_file *af, const char *path, nst_err *e) {
     memcpy(tmp + len, TMP_SUFFIX, sizeof TMP_SUFFIX);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        int rc = nst_fail(e, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
+        int rc =
+            nst_fail(e, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
         free(tmp);
         return rc;
     }
@@ -60,7 +61,8 @@ static void sync_parent_dir(const char *path) {
     char dir[4096];
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else if ((size_t)(slash - path) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     else return;
     int fd = open(dir, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -73,7 +75,8 @@ int nst_atomic_close(nst_atomic_file *af, int ok, nst_err *e) {
     int rc = ok ? 0 : -1;
     if (!rc && (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0))
         rc = nst_fail(e, "%s: cannot write: %s", af->path, strerror(errno));
-    if (fclose(af->f) != 0 && !rc) rc = nst_fail(e, "%s: cannot write: %s", af->path, strerror(errno));
+    if (fclose(af->f) != 0 && !rc)
+        rc = nst_fail(e, "%s: cannot write: %s", af->path, strerror(errno));
     if (!rc && rename(af->tmp, af->path) != 0)
         rc = nst_fail(e, "%s: cannot replace it with the new file: %s", af->path, strerror(errno));
     if (rc) unlink(af->tmp);

@@ -19,8 +19,8 @@
 
 typedef struct nst_atomic_file {
     const char *path; // the target (the caller's string, kept until close)
-    char *tmp;        // the temporary file's name
-    FILE *f;          // open for writing on the temporary file (stdio, for libpng/libjpeg)
+    char *tmp; // the temporary file's name
+    FILE *f; // open for writing on the temporary file (stdio, for libpng/libjpeg)
 } nst_atomic_file;
 
 // Creates the temporary file. On failure nothing is left to close.

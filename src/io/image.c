@@ -16,10 +16,9 @@ int nst_image_check_size(const char *path, int64_t w, int64_t h, nst_err *e) {
     // PNG sides fit in 31 bits and JPEG's in 16, so the product cannot overflow.
     uint64_t pixels = (uint64_t)w * (uint64_t)h;
     if (w > 0x7fffffff || h > 0x7fffffff || pixels > (uint64_t)nst_max_image_pixels)
-        return nst_fail(e,
-                        "%s: image is %lldx%lld (%llu pixels), more than the limit of %zu pixels",
-                        path, (long long)w, (long long)h, (unsigned long long)pixels,
-                        nst_max_image_pixels);
+        return nst_fail(
+            e, "%s: image is %lldx%lld (%llu pixels), more than the limit of %zu pixels", path,
+            (long long)w, (long long)h, (unsigned long long)pixels, nst_max_image_pixels);
     return 0;
 }
 
@@ -72,7 +71,8 @@ int nst_image_info_read(const char *path, nst_image_info *info, nst_err *e) {
     nst_image_format fmt = NST_IMAGE_PNG;
     FILE *f = open_image(path, &fmt, e);
     if (!f) return -1;
-    int rc = fmt == NST_IMAGE_PNG ? nst_png_info(f, path, info, e) : nst_jpeg_info(f, path, info, e);
+    int rc =
+        fmt == NST_IMAGE_PNG ? nst_png_info(f, path, info, e) : nst_jpeg_info(f, path, info, e);
     fclose(f);
     return rc;
 }

@@ -16,13 +16,13 @@ typedef enum nst_image_format { NST_IMAGE_PNG = 1, NST_IMAGE_JPEG = 2 } nst_imag
 typedef struct nst_image_info {
     int64_t width, height;
     int channels; // in the file: 1 gray, 2 gray+alpha, 3 RGB/palette, 4 RGBA/CMYK
-    int bits;     // per sample in the file: 1, 2, 4, 8 or 16
+    int bits; // per sample in the file: 1, 2, 4, 8 or 16
     nst_image_format format;
 } nst_image_info;
 
 typedef struct nst_image_save_opts {
     int quality; // JPEG, 1..100; 0 means the default (95)
-    int bits;    // PNG, 8 or 16; 0 means 8
+    int bits; // PNG, 8 or 16; 0 means 8
 } nst_image_save_opts;
 
 // Format from the file's first bytes (never the extension); header only.
@@ -62,8 +62,8 @@ int nst_png_write(FILE *f, const char *path, const float *rgb, int64_t h, int64_
                   nst_err *e);
 int nst_jpeg_info(FILE *f, const char *path, nst_image_info *info, nst_err *e);
 nst_tensor *nst_jpeg_read(FILE *f, const char *path, nst_err *e);
-int nst_jpeg_write(FILE *f, const char *path, const float *rgb, int64_t h, int64_t w,
-                   int quality, nst_err *e);
+int nst_jpeg_write(FILE *f, const char *path, const float *rgb, int64_t h, int64_t w, int quality,
+                   nst_err *e);
 
 // 0x0 / over-limit checks shared by the readers; the message names path and size.
 int nst_image_check_size(const char *path, int64_t w, int64_t h, nst_err *e);

@@ -9,7 +9,8 @@
 static int image_dims(const nst_tensor *t, const char *what, int64_t *n, size_t *hw, nst_err *e) {
     char shape[64];
     if (!t) return nst_fail(e, "%s: no tensor", what);
-    if (nst_dev(t) != NST_CPU) return nst_fail(e, "%s: expected a CPU tensor; call :cpu() first", what);
+    if (nst_dev(t) != NST_CPU)
+        return nst_fail(e, "%s: expected a CPU tensor; call :cpu() first", what);
     int d = t->ndim - 3;
     if ((t->ndim != 3 && t->ndim != 4) || t->shape[d] != 3) {
         nst_shape_str(t, shape, sizeof shape);
@@ -20,7 +21,8 @@ static int image_dims(const nst_tensor *t, const char *what, int64_t *n, size_t 
     return 0;
 }
 
-static int same_image_shape(const nst_tensor *a, const nst_tensor *b, const char *what, nst_err *e) {
+static int same_image_shape(const nst_tensor *a, const nst_tensor *b, const char *what,
+                            nst_err *e) {
     if (nst_same_shape(a, b)) return 0;
     char sa[64], sb[64];
     nst_shape_str(a, sa, sizeof sa);

@@ -82,7 +82,8 @@ int nst_jpeg_info(FILE *f, const char *path, nst_image_info *out, nst_err *e) {
         out->channels = ci.num_components;
         out->bits = ci.data_precision;
         out->format = NST_IMAGE_JPEG;
-        if (out->width < 1 || out->height < 1) rc = nst_image_check_size(path, out->width, out->height, e);
+        if (out->width < 1 || out->height < 1)
+            rc = nst_image_check_size(path, out->width, out->height, e);
     }
     jpeg_destroy_decompress(&ci);
     return rc;
@@ -168,7 +169,8 @@ static int write_body(jpeg_ctx *c, struct jpeg_compress_struct *ci, FILE *f, con
     if (quality >= 90) {
         // Full-resolution chroma: at high quality 4:2:0 subsampling is the main loss,
         // visible on the fine colour texture style transfer produces.
-        for (int k = 0; k < 3; k++) ci->comp_info[k].h_samp_factor = ci->comp_info[k].v_samp_factor = 1;
+        for (int k = 0; k < 3; k++)
+            ci->comp_info[k].h_samp_factor = ci->comp_info[k].v_samp_factor = 1;
     }
     jpeg_start_compress(ci, TRUE);
     size_t hw = (size_t)h * (size_t)w;

@@ -11,11 +11,11 @@
 typedef struct png_ctx {
     FILE *f;
     const char *path;
-    char msg[200];  // libpng's error
+    char msg[200]; // libpng's error
     char warn[200]; // its first warning (often the cause behind the error)
-    int failed;     // 1 when e already holds our own message
+    int failed; // 1 when e already holds our own message
     nst_err *e;
-    nst_tensor *t;      // (1,3,H,W) being filled
+    nst_tensor *t; // (1,3,H,W) being filled
     unsigned char *buf; // one row, or the whole image when interlaced
 } png_ctx;
 
@@ -59,8 +59,10 @@ static int ctx_fail(png_ctx *c, const char *what) {
 static int precheck(FILE *f, const char *path, int check_limit, nst_err *e) {
     unsigned char hdr[24];
     size_t n = fread(hdr, 1, sizeof hdr, f);
-    if (fseek(f, 0, SEEK_SET) != 0) return nst_fail(e, "%s: cannot seek: %s", path, strerror(errno));
-    if (n < sizeof hdr) return nst_fail(e, "%s: bad PNG file: truncated file (no complete header)", path);
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return nst_fail(e, "%s: cannot seek: %s", path, strerror(errno));
+    if (n < sizeof hdr)
+        return nst_fail(e, "%s: bad PNG file: truncated file (no complete header)", path);
     if (memcmp(hdr + 12, "IHDR", 4) != 0)
         return nst_fail(e, "%s: bad PNG file: the first chunk is not IHDR", path);
     int64_t w = ((int64_t)hdr[16] << 24) | (hdr[17] << 16) | (hdr[18] << 8) | hdr[19];
@@ -148,7 +150,8 @@ static int read_body(png_ctx *c, png_structp png, png_infop info) {
     int ctype = png_get_color_type(png, info);
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (png_get_bit_depth(png, info) < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
+        png_set_gray_to_rgb(png);
     png_set_strip_alpha(png);
     int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
@@ -158,8 +161,8 @@ static int read_body(png_ctx *c, png_structp png, png_infop info) {
     if (png_get_channels(png, info) != 3 || (bits != 8 && bits != 16) ||
         rowbytes != (size_t)w * 3 * (bits / 8)) {
         c->failed = 1;
-        return nst_fail(c->e, "%s: unsupported PNG layout (color type %d, %d bits)", c->path,
-                        ctype, png_get_bit_depth(png, info));
+        return nst_fail(c->e, "%s: unsupported PNG layout (color type %d, %d bits)", c->path, ctype,
+                        png_get_bit_depth(png, info));
     }
     int64_t shape[4] = {1, 3, h, w};
     nst_err te = {{0}};
@@ -178,8 +181,10 @@ static int read_body(png_ctx *c, png_structp png, png_infop info) {
     } else {
         // Interlaced: each pass refines rows already in the buffer.
         for (int p = 0; p < passes; p++)
-            for (png_uint_32 y = 0; y < h; y++) png_read_row(png, c->buf + (size_t)y * rowbytes, NULL);
-        for (png_uint_32 y = 0; y < h; y++) convert_row(c->t, c->buf + (size_t)y * rowbytes, y, bits);
+            for (png_uint_32 y = 0; y < h; y++)
+                png_read_row(png, c->buf + (size_t)y * rowbytes, NULL);
+        for (png_uint_32 y = 0; y < h; y++)
+            convert_row(c->t, c->buf + (size_t)y * rowbytes, y, bits);
     }
     // Reads up to IEND, so a file cut right after its image data is still an error.
     png_read_end(png, NULL);
@@ -237,7 +242,8 @@ static int write_body(png_ctx *c, png_structp png, png_infop info, const float *
 
 int nst_png_write(FILE *f, const char *path, const float *rgb, int64_t h, int64_t w, int bits,
                   nst_err *e) {
-    if (bits != 8 && bits != 16) return nst_fail(e, "%s: PNG bits must be 8 or 16, got %d", path, bits);
+    if (bits != 8 && bits != 16)
+        return nst_fail(e, "%s: PNG bits must be 8 or 16, got %d", path, bits);
     if (h < 1 || w < 1 || h > 0x7fffffff || w > 0x7fffffff)
         return nst_fail(e, "%s: cannot write a %lldx%lld PNG", path, (long long)h, (long long)w);
     png_ctx c = {.f = f, .path = path, .e = e};

@@ -37,7 +37,8 @@ static int coeffs_make(axis_coeffs *c, int64_t in, int64_t out, nst_err *e) {
     c->ksize = (int64_t)ceil(support) * 2 + 1;
     size_t nw;
     if (nst_mul_size((size_t)out, (size_t)c->ksize, &nw) || nst_mul_size(nw, sizeof(double), &nw))
-        return nst_fail(e, "resize: filter too large (%lld -> %lld)", (long long)in, (long long)out);
+        return nst_fail(e, "resize: filter too large (%lld -> %lld)", (long long)in,
+                        (long long)out);
     c->start = malloc((size_t)out * sizeof *c->start);
     c->count = malloc((size_t)out * sizeof *c->count);
     c->w = malloc(nw);
@@ -48,12 +49,14 @@ static int coeffs_make(axis_coeffs *c, int64_t in, int64_t out, nst_err *e) {
     }
     for (int64_t i = 0; i < out; i++) {
         double center = ((double)i + 0.5) * scale;
-        int64_t lo = (int64_t)floor(center - support + 0.5), hi = (int64_t)floor(center + support + 0.5);
+        int64_t lo = (int64_t)floor(center - support + 0.5),
+                hi = (int64_t)floor(center + support + 0.5);
         if (lo < 0) lo = 0;
         if (hi > in) hi = in;
         if (hi - lo > c->ksize) hi = lo + c->ksize; // cannot happen; keeps writes in bounds
         double *w = c->w + i * c->ksize, total = 0.0;
-        for (int64_t j = lo; j < hi; j++) total += w[j - lo] = triangle(((double)j - center + 0.5) / fscale);
+        for (int64_t j = lo; j < hi; j++)
+            total += w[j - lo] = triangle(((double)j - center + 0.5) / fscale);
         if (total > 0.0)
             for (int64_t j = 0; j < hi - lo; j++) w[j] /= total;
         c->start[i] = lo;

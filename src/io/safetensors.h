@@ -27,10 +27,10 @@ int nst_st_dtype_parse(const char *s, nst_st_dtype *out, nst_err *e);
 typedef struct nst_st_entry {
     char *name;
     nst_st_dtype dtype;
-    int ndim;                      // 1..4 (a 0-d tensor is read as shape {1})
-    int64_t shape[NST_MAX_DIMS];   // entries >= 0; a 0 makes an empty tensor (not loadable)
+    int ndim; // 1..4 (a 0-d tensor is read as shape {1})
+    int64_t shape[NST_MAX_DIMS]; // entries >= 0; a 0 makes an empty tensor (not loadable)
     size_t numel;
-    uint64_t begin, end;           // byte range in the data section, end - begin = numel * size
+    uint64_t begin, end; // byte range in the data section, end - begin = numel * size
 } nst_st_entry;
 
 typedef struct nst_st_meta {
@@ -43,11 +43,11 @@ typedef struct nst_st_file {
     char *path;
     int fd;
     uint64_t file_size;
-    uint64_t data_start;   // 8 + header length
+    uint64_t data_start; // 8 + header length
     size_t ntensors;
     nst_st_entry *tensors; // sorted by name (strcmp)
     size_t nmeta;
-    nst_st_meta *meta;     // in file order
+    nst_st_meta *meta; // in file order
 } nst_st_file;
 
 // Opens and validates path (header only; no tensor data is read). NULL with a message

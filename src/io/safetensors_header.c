@@ -22,64 +22,53 @@ const char *nst_st_dtype_name(nst_st_dtype d) {
 size_t nst_st_dtype_size(nst_st_dtype d) { return d == NST_ST_F32 ? 4 : 2; }
 
 int nst_st_dtype_parse(const char *s, nst_st_dtype *out, nst_err *e) {
-    if (!strcmp(s, "F32") || !strcmp(s, "f32"))
-        *out = NST_ST_F32;
-    else if (!strcmp(s, "F16") || !strcmp(s, "f16"))
-        *out = NST_ST_F16;
-    else if (!strcmp(s, "BF16") || !strcmp(s, "bf16"))
-        *out = NST_ST_BF16;
-    else
-        return nst_fail(e, "unsupported dtype '%s' (supported: F32, F16, BF16)", s);
+    if (!strcmp(s, "F32") || !strcmp(s, "f32")) *out = NST_ST_F32;
+    else if (!strcmp(s, "F16") || !strcmp(s, "f16")) *out = NST_ST_F16;
+    else if (!strcmp(s, "BF16") || !strcmp(s, "bf16")) *out = NST_ST_BF16;
+    else return nst_fail(e, "unsupported dtype '%s' (supported: F32, F16, BF16)", s);
     return 0;
 }
 
 // Dtypes of the safetensors format that nst does not load (for a precise message).
 static int known_other_dtype(const char *s) {
-    static const char *const other[] = {"F64", "I64", "I32", "I16", "I8", "U64", "U32",
-                                        "U16", "U8", "BOOL", "F8_E4M3", "F8_E5M2", "C64"};
+    static const char *const other[] = {"F64", "I64", "I32",  "I16",     "I8",      "U64", "U32",
+                                        "U16", "U8",  "BOOL", "F8_E4M3", "F8_E5M2", "C64"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
-        if (!strcmp(s, other[i]))
-            return 1;
+        if (!strcmp(s, other[i])) return 1;
     return 0;
 }
 
 static int is_json_uint(const cJSON *v) {
-    if (!cJSON_IsNumber(v))
-        return 0;
+    if (!cJSON_IsNumber(v)) return 0;
     double d = v->valuedouble;
     return d >= 0 && d <= MAX_JSON_INT && d == (double)(uint64_t)d;
 }
 
-static int parse_dtype(const nst_st_file *f, const char *name, const cJSON *obj,
-                       nst_st_dtype *out, nst_err *e) {
+static int parse_dtype(const nst_st_file *f, const char *name, const cJSON *obj, nst_st_dtype *out,
+                       nst_err *e) {
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
-    if (!dt)
-        return nst_fail(e, "%s: tensor '%s': missing dtype", f->path, name);
+    if (!dt) return nst_fail(e, "%s: tensor '%s': missing dtype", f->path, name);
     if (!cJSON_IsString(dt))
         return nst_fail(e, "%s: tensor '%s': dtype is not a string", f->path, name);
     const char *s = dt->valuestring;
-    if (!strcmp(s, "F32"))
-        *out = NST_ST_F32;
-    else if (!strcmp(s, "F16"))
-        *out = NST_ST_F16;
-    else if (!strcmp(s, "BF16"))
-        *out = NST_ST_BF16;
+    if (!strcmp(s, "F32")) *out = NST_ST_F32;
+    else if (!strcmp(s, "F16")) *out = NST_ST_F16;
+    else if (!strcmp(s, "BF16")) *out = NST_ST_BF16;
     else
-        return nst_fail(e, "%s: tensor '%s': %s dtype '%.40s' (supported: F32, F16, BF16)",
-                        f->path, name, known_other_dtype(s) ? "unsupported" : "unknown", s);
+        return nst_fail(e, "%s: tensor '%s': %s dtype '%.40s' (supported: F32, F16, BF16)", f->path,
+                        name, known_other_dtype(s) ? "unsupported" : "unknown", s);
     return 0;
 }
 
 static int parse_shape(const nst_st_file *f, nst_st_entry *en, const cJSON *obj, nst_err *e) {
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(obj, "shape");
-    if (!sh)
-        return nst_fail(e, "%s: tensor '%s': missing shape", f->path, en->name);
+    if (!sh) return nst_fail(e, "%s: tensor '%s': missing shape", f->path, en->name);
     if (!cJSON_IsArray(sh))
         return nst_fail(e, "%s: tensor '%s': shape is not an array", f->path, en->name);
     int n = cJSON_GetArraySize(sh);
     if (n > NST_MAX_DIMS)
-        return nst_fail(e, "%s: tensor '%s': shape has %d dims, at most %d are supported",
-                        f->path, en->name, n, NST_MAX_DIMS);
+        return nst_fail(e, "%s: tensor '%s': shape has %d dims, at most %d are supported", f->path,
+                        en->name, n, NST_MAX_DIMS);
     size_t numel = 1;
     int i = 0;
     const cJSON *d;
@@ -103,12 +92,13 @@ static int parse_shape(const nst_st_file *f, nst_st_entry *en, const cJSON *obj,
 
 static int parse_offsets(const nst_st_file *f, nst_st_entry *en, const cJSON *obj, nst_err *e) {
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(obj, "data_offsets");
-    if (!off)
-        return nst_fail(e, "%s: tensor '%s': missing data_offsets", f->path, en->name);
+    if (!off) return nst_fail(e, "%s: tensor '%s': missing data_offsets", f->path, en->name);
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !is_json_uint(off->child) ||
         !is_json_uint(off->child->next))
-        return nst_fail(e, "%s: tensor '%s': data_offsets must be [begin, end], two "
-                        "non-negative integers", f->path, en->name);
+        return nst_fail(e,
+                        "%s: tensor '%s': data_offsets must be [begin, end], two "
+                        "non-negative integers",
+                        f->path, en->name);
     en->begin = (uint64_t)off->child->valuedouble;
     en->end = (uint64_t)off->child->next->valuedouble;
     if (en->begin > en->end)
@@ -120,26 +110,27 @@ static int parse_offsets(const nst_st_file *f, nst_st_entry *en, const cJSON *ob
     nst_shape_format(en->ndim, en->shape, sh, sizeof sh);
     if (nst_mul_size(en->numel, nst_st_dtype_size(en->dtype), &bytes) ||
         (uint64_t)bytes != en->end - en->begin)
-        return nst_fail(e, "%s: tensor '%s': shape %s with dtype %s does not match its byte "
-                        "length %llu (data_offsets [%llu, %llu])", f->path, en->name, sh,
-                        nst_st_dtype_name(en->dtype), (unsigned long long)(en->end - en->begin),
-                        (unsigned long long)en->begin, (unsigned long long)en->end);
+        return nst_fail(e,
+                        "%s: tensor '%s': shape %s with dtype %s does not match its byte "
+                        "length %llu (data_offsets [%llu, %llu])",
+                        f->path, en->name, sh, nst_st_dtype_name(en->dtype),
+                        (unsigned long long)(en->end - en->begin), (unsigned long long)en->begin,
+                        (unsigned long long)en->end);
     uint64_t data_size = f->file_size - f->data_start;
     if (en->end > data_size)
-        return nst_fail(e, "%s: tensor '%s': data_offsets [%llu, %llu] past the end of the file "
-                        "(data section has %llu bytes; truncated file?)", f->path, en->name,
-                        (unsigned long long)en->begin, (unsigned long long)en->end,
-                        (unsigned long long)data_size);
+        return nst_fail(e,
+                        "%s: tensor '%s': data_offsets [%llu, %llu] past the end of the file "
+                        "(data section has %llu bytes; truncated file?)",
+                        f->path, en->name, (unsigned long long)en->begin,
+                        (unsigned long long)en->end, (unsigned long long)data_size);
     return 0;
 }
 
 static int parse_metadata(nst_st_file *f, const cJSON *md, nst_err *e) {
-    if (!cJSON_IsObject(md))
-        return nst_fail(e, "%s: __metadata__ is not an object", f->path);
+    if (!cJSON_IsObject(md)) return nst_fail(e, "%s: __metadata__ is not an object", f->path);
     size_t n = (size_t)cJSON_GetArraySize(md);
     f->meta = calloc(n ? n : 1, sizeof *f->meta);
-    if (!f->meta)
-        return nst_fail(e, "%s: out of memory", f->path);
+    if (!f->meta) return nst_fail(e, "%s: out of memory", f->path);
     const cJSON *kv;
     cJSON_ArrayForEach(kv, md) {
         if (!cJSON_IsString(kv))
@@ -149,8 +140,7 @@ static int parse_metadata(nst_st_file *f, const cJSON *md, nst_err *e) {
         m->key = strdup(kv->string);
         m->value = strdup(kv->valuestring);
         f->nmeta++;
-        if (!m->key || !m->value)
-            return nst_fail(e, "%s: out of memory", f->path);
+        if (!m->key || !m->value) return nst_fail(e, "%s: out of memory", f->path);
     }
     return 0;
 }
@@ -171,22 +161,18 @@ static int check_layout(nst_st_file *f, nst_err *e) {
     for (size_t i = 1; i < f->ntensors; i++)
         if (!strcmp(f->tensors[i - 1].name, f->tensors[i].name))
             return nst_fail(e, "%s: tensor '%s' appears twice", f->path, f->tensors[i].name);
-    if (f->ntensors < 2)
-        return 0;
+    if (f->ntensors < 2) return 0;
     const nst_st_entry **by = malloc(f->ntensors * sizeof *by);
-    if (!by)
-        return nst_fail(e, "%s: out of memory", f->path);
-    for (size_t i = 0; i < f->ntensors; i++)
-        by[i] = &f->tensors[i];
+    if (!by) return nst_fail(e, "%s: out of memory", f->path);
+    for (size_t i = 0; i < f->ntensors; i++) by[i] = &f->tensors[i];
     qsort(by, f->ntensors, sizeof *by, cmp_begin);
     const nst_st_entry *prev = NULL;
     int rc = 0;
     for (size_t i = 0; i < f->ntensors && !rc; i++) {
-        if (by[i]->begin == by[i]->end)
-            continue; // empty tensors own no bytes
+        if (by[i]->begin == by[i]->end) continue; // empty tensors own no bytes
         if (prev && prev->end > by[i]->begin)
-            rc = nst_fail(e, "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap",
-                          f->path, prev->name, (unsigned long long)prev->begin,
+            rc = nst_fail(e, "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap", f->path,
+                          prev->name, (unsigned long long)prev->begin,
                           (unsigned long long)prev->end, by[i]->name,
                           (unsigned long long)by[i]->begin, (unsigned long long)by[i]->end);
         prev = by[i];
@@ -200,8 +186,8 @@ int nst_st_parse_header(nst_st_file *f, const char *json, size_t len, nst_err *e
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
         long at = end ? (long)(end - json) : -1;
-        return nst_fail(e, "%s: header is not valid JSON (error near byte %ld of %zu)", f->path,
-                        at, len);
+        return nst_fail(e, "%s: header is not valid JSON (error near byte %ld of %zu)", f->path, at,
+                        len);
     }
     int rc = 0;
     // The format pads the header with spaces; anything else after the JSON is garbage.
@@ -209,23 +195,19 @@ int nst_st_parse_header(nst_st_file *f, const char *json, size_t len, nst_err *e
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
             rc = nst_fail(e, "%s: header is not valid JSON (garbage after byte %ld)", f->path,
                           (long)(end - json));
-    if (!rc && !cJSON_IsObject(root))
-        rc = nst_fail(e, "%s: header is not a JSON object", f->path);
+    if (!rc && !cJSON_IsObject(root)) rc = nst_fail(e, "%s: header is not a JSON object", f->path);
     size_t n = 0;
     const cJSON *it;
     if (!rc) {
         cJSON_ArrayForEach(it, root) n += strcmp(it->string, "__metadata__") != 0;
         f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
-        if (!f->tensors)
-            rc = nst_fail(e, "%s: out of memory", f->path);
+        if (!f->tensors) rc = nst_fail(e, "%s: out of memory", f->path);
     }
     if (!rc) {
         cJSON_ArrayForEach(it, root) {
             if (!strcmp(it->string, "__metadata__")) {
-                if (f->meta)
-                    rc = nst_fail(e, "%s: __metadata__ appears twice", f->path);
-                else
-                    rc = parse_metadata(f, it, e);
+                if (f->meta) rc = nst_fail(e, "%s: __metadata__ appears twice", f->path);
+                else rc = parse_metadata(f, it, e);
             } else {
                 nst_st_entry *en = &f->tensors[f->ntensors];
                 en->name = strdup(it->string);
@@ -235,17 +217,12 @@ int nst_st_parse_header(nst_st_file *f, const char *json, size_t len, nst_err *e
                 }
                 f->ntensors++;
                 if (!cJSON_IsObject(it))
-                    rc = nst_fail(e, "%s: tensor '%s': entry is not an object", f->path,
-                                  en->name);
-                if (!rc)
-                    rc = parse_dtype(f, en->name, it, &en->dtype, e);
-                if (!rc)
-                    rc = parse_shape(f, en, it, e);
-                if (!rc)
-                    rc = parse_offsets(f, en, it, e);
+                    rc = nst_fail(e, "%s: tensor '%s': entry is not an object", f->path, en->name);
+                if (!rc) rc = parse_dtype(f, en->name, it, &en->dtype, e);
+                if (!rc) rc = parse_shape(f, en, it, e);
+                if (!rc) rc = parse_offsets(f, en, it, e);
             }
-            if (rc)
-                break;
+            if (rc) break;
         }
     }
     cJSON_Delete(root);

@@ -21,11 +21,9 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got) {
     *got = 0;
     while (*got < len) {
         ssize_t r = pread(fd, p + *got, len - *got, (off_t)(off + *got));
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-            if (r == 0)
-                errno = 0;
+            if (r == 0) errno = 0;
             return -1;
         }
         *got += (size_t)r;
@@ -34,12 +32,9 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got) {
 }
 
 void nst_st_close(nst_st_file *f) {
-    if (!f)
-        return;
-    if (f->fd >= 0)
-        close(f->fd);
-    for (size_t i = 0; i < f->ntensors; i++)
-        free(f->tensors[i].name);
+    if (!f) return;
+    if (f->fd >= 0) close(f->fd);
+    for (size_t i = 0; i < f->ntensors; i++) free(f->tensors[i].name);
     for (size_t i = 0; i < f->nmeta; i++) {
         free(f->meta[i].key);
         free(f->meta[i].value);
@@ -74,15 +69,17 @@ static int read_header_len(const nst_st_file *f, uint64_t *out, nst_err *e) {
     if (pread_all(f->fd, b, 8, 0, &got))
         return nst_fail(e, "cannot read %s: %s", path, errno ? strerror(errno) : "short read");
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | b[i];
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
     if (hlen >> 63)
-        return nst_fail(e, "%s: header length %llu is negative as a signed 64-bit number "
-                        "(not a safetensors file?)", path, (unsigned long long)hlen);
+        return nst_fail(e,
+                        "%s: header length %llu is negative as a signed 64-bit number "
+                        "(not a safetensors file?)",
+                        path, (unsigned long long)hlen);
     if (hlen > NST_ST_MAX_HEADER)
-        return nst_fail(e, "%s: header length %llu exceeds the limit of %llu bytes "
-                        "(not a safetensors file?)", path, (unsigned long long)hlen,
-                        (unsigned long long)NST_ST_MAX_HEADER);
+        return nst_fail(e,
+                        "%s: header length %llu exceeds the limit of %llu bytes "
+                        "(not a safetensors file?)",
+                        path, (unsigned long long)hlen, (unsigned long long)NST_ST_MAX_HEADER);
     if (hlen > f->file_size - 8)
         return nst_fail(e, "%s: header length %llu exceeds the file size %llu (truncated file?)",
                         path, (unsigned long long)hlen, (unsigned long long)f->file_size);
@@ -141,8 +138,7 @@ const nst_st_entry *nst_st_find(const nst_st_file *f, const char *name) {
 
 const char *nst_st_meta_get(const nst_st_file *f, const char *key) {
     for (size_t i = 0; i < f->nmeta; i++)
-        if (!strcmp(f->meta[i].key, key))
-            return f->meta[i].value;
+        if (!strcmp(f->meta[i].key, key)) return f->meta[i].value;
     return NULL;
 }
 
@@ -158,8 +154,8 @@ static void convert(float *out, const unsigned char *src, size_t n, nst_st_dtype
     for (size_t i = 0; i < n; i++) {
         if (dt == NST_ST_F32) {
             const unsigned char *p = src + 4 * i;
-            uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                         (uint32_t)p[3] << 24;
+            uint32_t x =
+                (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
             memcpy(&out[i], &x, 4);
         } else {
             uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
@@ -180,8 +176,7 @@ static int read_host(const nst_st_file *f, const nst_st_entry *en, float *host, 
     }
     size_t cap = en->numel < CHUNK_ELEMS ? en->numel : CHUNK_ELEMS;
     unsigned char *buf = malloc(cap * es);
-    if (!buf)
-        return nst_fail(e, "%s: tensor '%s': out of memory", f->path, en->name);
+    if (!buf) return nst_fail(e, "%s: tensor '%s': out of memory", f->path, en->name);
     for (size_t done = 0; done < en->numel;) {
         size_t k = en->numel - done < cap ? en->numel - done : cap;
         if (pread_all(f->fd, buf, k * es, off + done * es, &got)) {
@@ -199,23 +194,20 @@ static int read_host(const nst_st_file *f, const nst_st_entry *en, float *host, 
 
 int nst_st_read_into(const nst_st_file *f, const nst_st_entry *en, nst_tensor *dst, nst_err *e) {
     if (en->numel == 0)
-        return nst_fail(e, "%s: tensor '%s' has no elements; nst tensors cannot be empty",
-                        f->path, en->name);
+        return nst_fail(e, "%s: tensor '%s' has no elements; nst tensors cannot be empty", f->path,
+                        en->name);
     if (dst->numel != en->numel) {
         char a[96], b[96];
         nst_shape_format(en->ndim, en->shape, a, sizeof a);
         nst_shape_str(dst, b, sizeof b);
-        return nst_fail(e, "%s: tensor '%s' has shape %s, cannot load it into a %s tensor",
-                        f->path, en->name, a, b);
+        return nst_fail(e, "%s: tensor '%s' has shape %s, cannot load it into a %s tensor", f->path,
+                        en->name, a, b);
     }
-    if (nst_dev(dst) == NST_CPU)
-        return read_host(f, en, nst_data(dst), e);
+    if (nst_dev(dst) == NST_CPU) return read_host(f, en, nst_data(dst), e);
     float *host = malloc(en->numel * sizeof *host);
-    if (!host)
-        return nst_fail(e, "%s: tensor '%s': out of memory", f->path, en->name);
+    if (!host) return nst_fail(e, "%s: tensor '%s': out of memory", f->path, en->name);
     int rc = read_host(f, en, host, e);
-    if (!rc)
-        rc = nst_upload(dst, host, e);
+    if (!rc) rc = nst_upload(dst, host, e);
     free(host);
     return rc;
 }
@@ -230,9 +222,10 @@ nst_tensor *nst_st_read(const nst_st_file *f, const nst_st_entry *en, nst_err *e
         return NULL;
     }
     if (nst_mul_size(en->numel, sizeof(float), &bytes) || bytes > nst_max_tensor_bytes) {
-        nst_fail(e, "%s: tensor '%s' (shape %s) needs %zu bytes as float32, above the limit "
-                 "of %zu bytes (nst_max_tensor_bytes)", f->path, en->name, sh, bytes,
-                 nst_max_tensor_bytes);
+        nst_fail(e,
+                 "%s: tensor '%s' (shape %s) needs %zu bytes as float32, above the limit "
+                 "of %zu bytes (nst_max_tensor_bytes)",
+                 f->path, en->name, sh, bytes, nst_max_tensor_bytes);
         return NULL;
     }
     nst_err inner;

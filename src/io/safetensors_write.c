@@ -20,16 +20,13 @@ static int cmp_str(const void *a, const void *b) {
 // -1 if two of the n strings are equal (the name of one in *dup).
 static int find_dup(const char *const *s, size_t n, const char **dup, nst_err *e) {
     *dup = NULL;
-    if (n < 2)
-        return 0;
+    if (n < 2) return 0;
     const char **c = malloc(n * sizeof *c);
-    if (!c)
-        return nst_fail(e, "out of memory");
+    if (!c) return nst_fail(e, "out of memory");
     memcpy(c, s, n * sizeof *c);
     qsort(c, n, sizeof *c, cmp_str);
     for (size_t i = 1; i < n && !*dup; i++)
-        if (!strcmp(c[i - 1], c[i]))
-            *dup = c[i];
+        if (!strcmp(c[i - 1], c[i])) *dup = c[i];
     free(c);
     return *dup ? -1 : 0;
 }
@@ -63,18 +60,15 @@ static char *build_header(size_t n, const char *const *names, const nst_tensor *
         ok = ok && cJSON_AddItemToArray(offs, json_uint(off));
         off += (uint64_t)t->numel * es;
         ok = ok && cJSON_AddItemToArray(offs, json_uint(off));
-        if (ok && cJSON_AddItemToObject(o, "shape", sh))
-            sh = NULL;
-        if (ok && cJSON_AddItemToObject(o, "data_offsets", offs))
-            offs = NULL;
+        if (ok && cJSON_AddItemToObject(o, "shape", sh)) sh = NULL;
+        if (ok && cJSON_AddItemToObject(o, "data_offsets", offs)) offs = NULL;
         ok = ok && !sh && !offs;
         cJSON_Delete(sh);
         cJSON_Delete(offs);
     }
     char *s = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     size_t k = strlen(s), padded = (k + 7) / 8 * 8;
     char *out = malloc(padded + 1);
     if (out) {
@@ -97,8 +91,7 @@ static int write_tensor(nst_atomic_file *af, const char *name, const nst_tensor 
     } else {
         nst_err inner;
         host = malloc(t->numel * sizeof *host);
-        if (!host)
-            return nst_fail(e, "%s: tensor '%s': out of memory", af->path, name);
+        if (!host) return nst_fail(e, "%s: tensor '%s': out of memory", af->path, name);
         if (nst_download(t, host, &inner)) {
             free(host);
             return nst_fail(e, "%s: tensor '%s': %s", af->path, name, inner.msg);
@@ -157,23 +150,19 @@ static int check_args(const char *path, size_t n, const char *const *names,
 int nst_st_save(const char *path, size_t n, const char *const *names,
                 const nst_tensor *const *tensors, size_t nmeta, const char *const *keys,
                 const char *const *values, nst_st_dtype dtype, nst_err *e) {
-    if (check_args(path, n, names, tensors, nmeta, keys, values, e))
-        return -1;
+    if (check_args(path, n, names, tensors, nmeta, keys, values, e)) return -1;
     size_t hlen = 0;
     char *header = build_header(n, names, tensors, nmeta, keys, values, dtype, &hlen);
-    if (!header)
-        return nst_fail(e, "%s: out of memory building the header", path);
+    if (!header) return nst_fail(e, "%s: out of memory building the header", path);
     nst_atomic_file af;
     if (nst_atomic_open(&af, path, e)) {
         free(header);
         return -1;
     }
     unsigned char lenb[8];
-    for (int i = 0; i < 8; i++)
-        lenb[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     int rc = nst_atomic_write(&af, lenb, 8, e) || nst_atomic_write(&af, header, hlen, e) ? -1 : 0;
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = write_tensor(&af, names[i], tensors[i], dtype, e);
+    for (size_t i = 0; !rc && i < n; i++) rc = write_tensor(&af, names[i], tensors[i], dtype, e);
     free(header);
     return nst_atomic_close(&af, rc == 0, e);
 }

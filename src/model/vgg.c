@@ -79,7 +79,8 @@ static nst_tensor *load_param(nst_vgg *v, nst_st_file *f, const nst_st_entry *en
         char want[64], got[64];
         nst_shape_format(ndim, shape, want, sizeof want);
         nst_shape_format(en->ndim, en->shape, got, sizeof got);
-        nst_fail(e, "%s: tensor '%s' (%s) has shape %s, expected %s", f->path, en->name, layer, got, want);
+        nst_fail(e, "%s: tensor '%s' (%s) has shape %s, expected %s", f->path, en->name, layer, got,
+                 want);
         return NULL;
     }
     nst_tensor *t = nst_tensor_new(v->device, ndim, shape, e);
@@ -107,7 +108,8 @@ int nst_vgg_load(nst_vgg *v, const char *path, nst_err *e) {
             continue;
         }
         if (v->usable != v->n) {
-            rc = nst_fail(e, "%s: has '%s' (%s) but not the layers before it", path, we ? wname : bname, l->name);
+            rc = nst_fail(e, "%s: has '%s' (%s) but not the layers before it", path,
+                          we ? wname : bname, l->name);
         } else if (!we || !be) {
             rc = nst_fail(e, "%s: %s has no '%s'", path, l->name, we ? bname : wname);
         } else {
@@ -121,7 +123,8 @@ int nst_vgg_load(nst_vgg *v, const char *path, nst_err *e) {
             if (!l->b) rc = -1;
         }
     }
-    if (!rc && v->usable == 0) rc = nst_fail(e, "%s: no VGG weights found (expected features.0.weight ...)", path);
+    if (!rc && v->usable == 0)
+        rc = nst_fail(e, "%s: no VGG weights found (expected features.0.weight ...)", path);
     nst_st_close(f);
     return rc;
 }

@@ -17,10 +17,10 @@
 typedef enum nst_vgg_kind { NST_VGG_CONV, NST_VGG_RELU, NST_VGG_POOL } nst_vgg_kind;
 
 typedef struct nst_vgg_layer {
-    char name[12];     // conv1_1, relu1_1, ..., pool5
+    char name[12]; // conv1_1, relu1_1, ..., pool5
     nst_vgg_kind kind;
     int in_c, out_c;
-    int index;         // position in torchvision's vgg.features
+    int index; // position in torchvision's vgg.features
     nst_tensor *w, *b; // conv weights (K,C,3,3) and bias (K); NULL when not loaded
     nst_tensor *wchain; // w as the backend's chain takes it (made on first chained use)
     size_t wchain_elem; // the chain's element size it was made for
@@ -30,7 +30,7 @@ typedef struct nst_vgg {
     char arch[8]; // "vgg16" | "vgg19"
     int n;
     nst_vgg_layer layer[NST_VGG_MAX_LAYERS];
-    int usable;   // layers [0, usable) have their weights
+    int usable; // layers [0, usable) have their weights
     nst_pool pool;
     nst_device device;
     // Kept from the last forward for backward: ReLU outputs (ReLU mask and max-pool

@@ -14,7 +14,8 @@
 static nst_tensor *chain_buffer(const nst_vgg *v, const int64_t s[4], nst_err *e) {
     size_t a, b, bytes;
     if (nst_mul_size((size_t)s[0] * (size_t)s[2], (size_t)s[3], &a) ||
-        nst_mul_size(a, (size_t)nst_pad8((int)s[1]), &b) || nst_mul_size(b, v->chain_elem, &bytes)) {
+        nst_mul_size(a, (size_t)nst_pad8((int)s[1]), &b) ||
+        nst_mul_size(b, v->chain_elem, &bytes)) {
         nst_fail(e, "forward: activation size overflow");
         return NULL;
     }
@@ -47,7 +48,8 @@ int nst_vgg_chain_forward(nst_vgg *v, const nst_chain_ops *ch, const nst_setting
     v->chain_elem = ch->elem_size(mode->precision);
     int64_t s[4] = {x->shape[0], 3, x->shape[2], x->shape[3]};
     nst_tensor *cur = chain_buffer(v, s, e);
-    int rc = cur ? ch->from_nchw(nst_data(cur), nst_data(x), (int)s[0], 3, (size_t)(s[2] * s[3]), e) : -1;
+    int rc = cur ? ch->from_nchw(nst_data(cur), nst_data(x), (int)s[0], 3, (size_t)(s[2] * s[3]), e)
+                 : -1;
     for (int i = 0; i <= depth && !rc; i++) {
         nst_vgg_layer *l = &v->layer[i];
         int64_t in[4] = {s[0], s[1], s[2], s[3]};
@@ -59,17 +61,19 @@ int nst_vgg_chain_forward(nst_vgg *v, const nst_chain_ops *ch, const nst_setting
         }
         if (l->kind == NST_VGG_CONV) { // always with its ReLU: no conv output is tapped here
             const void *wp = chain_weights(v, ch, mode, l, e);
-            rc = wp ? ch->conv_fwd(nst_data(y), nst_data(cur), wp, nst_data(l->b), (int)in[0], (int)in[1],
-                                   (int)in[2], (int)in[3], l->out_c, 1, e)
+            rc = wp ? ch->conv_fwd(nst_data(y), nst_data(cur), wp, nst_data(l->b), (int)in[0],
+                                   (int)in[1], (int)in[2], (int)in[3], l->out_c, 1, e)
                     : -1;
             memcpy(v->out_shape[i++], s, sizeof s);
         } else if (l->kind == NST_VGG_POOL) {
-            rc = ch->pool_fwd(nst_data(y), nst_data(cur), (int)in[0], (int)in[1], (int)in[2], (int)in[3],
-                              v->pool, e);
+            rc = ch->pool_fwd(nst_data(y), nst_data(cur), (int)in[0], (int)in[1], (int)in[2],
+                              (int)in[3], v->pool, e);
         } else {
             rc = nst_fail(e, "forward: %s has no conv before it", l->name);
         }
-        if (!rc) rc = nst_profile_mark(v->device, l->name, l->kind == NST_VGG_CONV ? "+relu fwd" : " fwd", e);
+        if (!rc)
+            rc = nst_profile_mark(v->device, l->name,
+                                  l->kind == NST_VGG_CONV ? "+relu fwd" : " fwd", e);
         memcpy(v->out_shape[i], s, sizeof s);
         if (!rc && v->layer[i].kind == NST_VGG_RELU) rc = nst_vgg_keep(v, i, y, e);
         for (int t = 0; t < ntaps && !rc; t++)
@@ -111,22 +115,25 @@ nst_tensor *nst_vgg_chain_backward(nst_vgg *v, const nst_chain_ops *ch, const ns
         const void *mask = l->kind == NST_VGG_RELU ? nst_data(v->kept[i]) : NULL;
         for (int k = 0; k <= last && !rc; k++)
             if (layers[k] == i) {
-                rc = ch->grad(nst_data(g), valid, nst_data(grads[k]), k == last ? mask : NULL, (int)s[0],
-                              (int)s[1], P, e);
+                rc = ch->grad(nst_data(g), valid, nst_data(grads[k]), k == last ? mask : NULL,
+                              (int)s[0], (int)s[1], P, e);
                 valid = 1;
             }
-        if (!rc && last < 0 && mask) rc = ch->grad(nst_data(g), 1, NULL, mask, (int)s[0], (int)s[1], P, e);
+        if (!rc && last < 0 && mask)
+            rc = ch->grad(nst_data(g), 1, NULL, mask, (int)s[0], (int)s[1], P, e);
         if (rc || l->kind == NST_VGG_RELU) continue; // the conv below goes on from g
         const int64_t *in = i > 0 ? v->out_shape[i - 1] : v->in_shape;
         nst_tensor *dx = chain_buffer(v, in, e);
         if (!dx) rc = -1;
         else if (l->kind == NST_VGG_CONV)
-            rc = ch->conv_bwd(nst_data(dx), nst_data(g), nst_data(l->wchain), (int)s[0], l->in_c, (int)s[2],
-                              (int)s[3], l->out_c, e);
+            rc = ch->conv_bwd(nst_data(dx), nst_data(g), nst_data(l->wchain), (int)s[0], l->in_c,
+                              (int)s[2], (int)s[3], l->out_c, e);
         else
-            rc = ch->pool_bwd(nst_data(dx), nst_data(g), nst_data(v->kept[i - 1]), (int)in[0], (int)in[1],
-                              (int)in[2], (int)in[3], v->pool, e);
-        if (!rc) rc = nst_profile_mark(v->device, l->name, l->kind == NST_VGG_CONV ? "+relu bwd" : " bwd", e);
+            rc = ch->pool_bwd(nst_data(dx), nst_data(g), nst_data(v->kept[i - 1]), (int)in[0],
+                              (int)in[1], (int)in[2], (int)in[3], v->pool, e);
+        if (!rc)
+            rc = nst_profile_mark(v->device, l->name,
+                                  l->kind == NST_VGG_CONV ? "+relu bwd" : " bwd", e);
         nst_tensor_free(g);
         g = dx;
     }

@@ -43,15 +43,16 @@ int nst_vgg_forward(nst_vgg *v, const nst_settings *mode, const nst_tensor *x, i
         outs[t] = NULL;
         if (taps[t] < 0 || taps[t] >= v->n) return nst_fail(e, "forward: bad layer index");
         if (taps[t] >= v->usable)
-            return nst_fail(e, "layer %s is unavailable: the weights file stops before it", v->layer[taps[t]].name);
+            return nst_fail(e, "layer %s is unavailable: the weights file stops before it",
+                            v->layer[taps[t]].name);
         tapped[taps[t]] = 1;
         if (taps[t] > depth) depth = taps[t];
     }
     if (x->ndim != 4 || x->shape[1] != 3)
         return nst_fail(e, "forward: expected an image batch (N,3,H,W)");
     if (nst_dev(x) != v->device)
-        return nst_fail(e, "forward: input is on %s, the network on %s", nst_device_name(nst_dev(x)),
-                        nst_device_name(v->device));
+        return nst_fail(e, "forward: input is on %s, the network on %s",
+                        nst_device_name(nst_dev(x)), nst_device_name(v->device));
     nst_vgg_drop_kept(v);
     memcpy(v->in_shape, x->shape, sizeof v->in_shape);
     const nst_backend *be = nst_backend_get(v->device, e);
@@ -107,8 +108,9 @@ static int check_grads(const nst_vgg *v, int ngrads, const int *layers,
     int deepest = -1;
     for (int g = 0; g < ngrads; g++) {
         if (layers[g] < 0 || layers[g] >= v->depth) {
-            return nst_fail(e, "backward: no forward output for layer %s (run forward with it as a tap first)",
-                            layers[g] >= 0 && layers[g] < v->n ? v->layer[layers[g]].name : "?");
+            return nst_fail(
+                e, "backward: no forward output for layer %s (run forward with it as a tap first)",
+                layers[g] >= 0 && layers[g] < v->n ? v->layer[layers[g]].name : "?");
         }
         const int64_t *s = v->out_shape[layers[g]];
         const nst_tensor *gr = grads[g];
@@ -116,8 +118,8 @@ static int check_grads(const nst_vgg *v, int ngrads, const int *layers,
             gr->shape[3] != s[3] || nst_dev(gr) != v->device) {
             char want[64];
             nst_shape_format(4, s, want, sizeof want);
-            return nst_fail(e, "backward: gradient for %s must be %s on %s", v->layer[layers[g]].name, want,
-                            nst_device_name(v->device));
+            return nst_fail(e, "backward: gradient for %s must be %s on %s",
+                            v->layer[layers[g]].name, want, nst_device_name(v->device));
         }
         if (layers[g] > deepest) deepest = layers[g];
     }
@@ -131,7 +133,8 @@ nst_tensor *nst_vgg_backward(nst_vgg *v, const nst_settings *mode, int ngrads, c
     if (deepest < 0) return NULL;
     if (v->chained) {
         const nst_backend *be = nst_backend_get(v->device, e);
-        return be ? nst_vgg_chain_backward(v, be->chain, mode, ngrads, layers, grads, deepest, e) : NULL;
+        return be ? nst_vgg_chain_backward(v, be->chain, mode, ngrads, layers, grads, deepest, e)
+                  : NULL;
     }
     nst_tensor *g = NULL;
     const nst_tensor *mask = NULL; // a ReLU output whose mask the next conv applies
