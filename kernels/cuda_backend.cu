@@ -4,8 +4,8 @@
 // the only places the host waits for the GPU.
 #include "cuda_internal.h"
 
-static void *cu_alloc_slot(size_t bytes, nst_err *e) { return nst_cu_alloc(bytes, e); }
-static void cu_release_slot(void *p) { nst_cu_free(p); }
+static void *cu_alloc(size_t bytes, nst_err *e) { return nst_cu_alloc(bytes, e); }
+static void cu_release(void *p) { nst_cu_free(p); }
 
 // During a graph capture: the operations that cannot be captured fail with this.
 static int not_while_capturing(const char *what, nst_err *e) {
@@ -13,7 +13,7 @@ static int not_while_capturing(const char *what, nst_err *e) {
                     what);
 }
 
-int nst_cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
+static int cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return not_while_capturing("copying from the host", e);
@@ -24,7 +24,7 @@ int nst_cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
                         "cudaMemcpyAsync (upload)", e);
 }
 
-int nst_cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
+static int cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return not_while_capturing("reading device memory", e);
@@ -35,7 +35,7 @@ int nst_cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
     return nst_cu_check(cudaStreamSynchronize(s), "cudaStreamSynchronize (download)", e);
 }
 
-int nst_cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
+static int cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (bytes == 0 || dst == src) return 0;
@@ -43,7 +43,7 @@ int nst_cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
                         "cudaMemcpyAsync (device copy)", e);
 }
 
-int nst_cu_sync(nst_err *e) {
+static int cu_sync(nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return not_while_capturing("waiting for the device", e);
@@ -57,12 +57,12 @@ extern "C" const nst_backend nst_cuda_backend = {
     nst_cu_available,
     nst_cu_configure,
     // memory
-    cu_alloc_slot,
-    cu_release_slot,
-    nst_cu_upload,
-    nst_cu_download,
-    nst_cu_copy,
-    nst_cu_sync,
+    cu_alloc,
+    cu_release,
+    cu_upload,
+    cu_download,
+    cu_copy,
+    cu_sync,
     // timing events (cuda_profile.cu)
     nst_cu_event_record,
     nst_cu_event_elapsed,

@@ -69,11 +69,6 @@ int nst_cu_capturing(void);
 // ---- backend slots, one file per family (each the twin of src/cpu/cpu_X.c) ----
 // The signatures are core/backend.h's slot types.
 extern "C" {
-// cuda_backend.cu (memory)
-nst_upload_fn nst_cu_upload;
-nst_download_fn nst_cu_download;
-nst_copy_fn nst_cu_copy;
-nst_sync_fn nst_cu_sync;
 // cuda_profile.cu
 nst_event_record_fn nst_cu_event_record;
 nst_event_elapsed_fn nst_cu_event_elapsed;

@@ -152,10 +152,11 @@ static int check_dims4(const char *op, const nst_tensor *t, int64_t n, int64_t c
                        int64_t w, nst_err *e) {
     if (t->ndim != 4 || t->shape[0] != n || t->shape[1] != c || t->shape[2] != h ||
         t->shape[3] != w) {
-        char s[64];
-        nst_shape_str(t, s, sizeof s);
-        return nst_fail(e, "%s: expected shape %lldx%lldx%lldx%lld, got %s", op, (long long)n,
-                        (long long)c, (long long)h, (long long)w, s);
+        const int64_t want[4] = {n, c, h, w};
+        char ws[64], got[64];
+        nst_shape_format(4, want, ws, sizeof ws);
+        nst_shape_str(t, got, sizeof got);
+        return nst_fail(e, "%s: expected shape %s, got %s", op, ws, got);
     }
     return 0;
 }

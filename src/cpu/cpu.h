@@ -65,10 +65,6 @@ nst_gram_fn nst_cpu_gram;
 // cpu_conv.c (twin of cuda_conv.cu)
 nst_conv3x3_fwd_fn nst_cpu_conv3x3_fwd;
 nst_conv3x3_bwd_data_fn nst_cpu_conv3x3_bwd_data;
-// The im2col + sgemm path, for few channels where Winograd's GEMMs are too thin; wmat
-// is (k, 9c).
-int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float *bias, int relu,
-                        int n, int c, int h, int wd, int k, nst_err *e);
 // cpu_winograd.c: the Winograd F(2x2, 3x3) path of the convolution: y (n, k, h, wd) from
 // x (n, c, h, wd). transposed = 0: w (k, c, 3, 3), as conv3x3_fwd. transposed = 1: w is
 // (c, k, 3, 3) and y is the input gradient of that layer given its output gradient x.

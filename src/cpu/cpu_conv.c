@@ -59,9 +59,10 @@ static void im2col_rows(float *col, const float *x, int c, int h, int w, int r0,
     }
 }
 
+// The im2col + sgemm path, for few channels where Winograd's GEMMs are too thin:
 // y (n, ko, h, w) = conv(x (n, ci, h, w), wmat (ko, ci*9)) + bias, optional ReLU.
-int nst_cpu_conv_im2col(float *y, const float *x, const float *wmat, const float *bias, int relu,
-                        int n, int ci, int h, int w, int ko, nst_err *e) {
+static int conv_im2col(float *y, const float *x, const float *wmat, const float *bias, int relu,
+                       int n, int ci, int h, int w, int ko, nst_err *e) {
     size_t kdim = (size_t)9 * ci, hw = (size_t)h * w;
     size_t rows = chunk_rows(kdim, h, w);
     float *col = nst_cpu_scratch(kdim * rows * (size_t)w, e);
@@ -191,7 +192,7 @@ int nst_cpu_conv3x3_fwd(float *y, const float *x, const float *w, const float *b
     if (use_winograd(c, k))
         return nst_cpu_winograd(y, x, NULL, w, bias, relu, 0, n, c, h, wd, k, e);
     // w (k, c, 3, 3) is already the (k, 9c) matrix in im2col's row order.
-    return nst_cpu_conv_im2col(y, x, w, bias, relu, n, c, h, wd, k, e);
+    return conv_im2col(y, x, w, bias, relu, n, c, h, wd, k, e);
 }
 
 int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
@@ -218,7 +219,7 @@ int nst_cpu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, co
         for (int ci = 0; ci < c; ci++)
             for (int t = 0; t < 9; t++)
                 wt[((size_t)ci * k + ko) * 9 + t] = w[((size_t)ko * c + ci) * 9 + 8 - t];
-    int rc = nst_cpu_conv_im2col(dx, dy, wt, NULL, 0, n, k, h, wd, c, e);
+    int rc = conv_im2col(dx, dy, wt, NULL, 0, n, k, h, wd, c, e);
     nst_cpu_free(wt);
     return rc;
 }
