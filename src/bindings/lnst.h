@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "core/backend.h"
 #include "core/nst.h"
 
 // ---- lnst_check.c: errors and argument checks ----
@@ -33,6 +34,8 @@ void nst_lua_check_options(lua_State *L, int idx, const char *const *allowed);
 int nst_lua_check_enum(lua_State *L, int idx, const char *what, const char *const *names);
 // A device ("cpu", "cuda") at idx, or def when none/nil.
 nst_device nst_lua_opt_device(lua_State *L, int idx, nst_device def);
+// A pooling mode ("max" default, "avg") at idx.
+nst_pool nst_lua_opt_pool(lua_State *L, int idx);
 
 // ---- lnst_class.c: userdata types, the liolib way ----
 

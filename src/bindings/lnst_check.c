@@ -97,3 +97,8 @@ nst_device nst_lua_opt_device(lua_State *L, int idx, nst_device def) {
     if (nst_device_parse(s, &d, &e)) luaL_argerror(L, idx, e.msg);
     return d;
 }
+
+nst_pool nst_lua_opt_pool(lua_State *L, int idx) {
+    static const char *const modes[] = {"max", "avg", NULL};
+    return luaL_checkoption(L, idx, "max", modes) == 0 ? NST_POOL_MAX : NST_POOL_AVG;
+}

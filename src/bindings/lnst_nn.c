@@ -74,14 +74,9 @@ static int l_relu_backward(lua_State *L) { // nst.relu_backward(dy, y)
     return 1;
 }
 
-static nst_pool check_pool_mode(lua_State *L, int idx) {
-    static const char *const modes[] = {"max", "avg", NULL};
-    return luaL_checkoption(L, idx, "max", modes) == 0 ? NST_POOL_MAX : NST_POOL_AVG;
-}
-
 static int l_pool(lua_State *L) { // nst.pool(x [, "max"|"avg"])
     nst_tensor *x = nst_lua_check_tensor(L, 1);
-    nst_pool mode = check_pool_mode(L, 2);
+    nst_pool mode = nst_lua_opt_pool(L, 2);
     if (x->ndim != 4) return luaL_argerror(L, 1, "expected a 4-D tensor (N,C,H,W)");
     if (x->shape[2] < 2 || x->shape[3] < 2) return luaL_argerror(L, 1, "spatial size below 2x2");
     int64_t shape[4] = {x->shape[0], x->shape[1], x->shape[2] / 2, x->shape[3] / 2};
@@ -93,7 +88,7 @@ static int l_pool(lua_State *L) { // nst.pool(x [, "max"|"avg"])
 
 static int l_pool_backward(lua_State *L) { // nst.pool_backward(dy, x [, mode])
     nst_tensor *dy = nst_lua_check_tensor(L, 1), *x = nst_lua_check_tensor(L, 2);
-    nst_pool mode = check_pool_mode(L, 3);
+    nst_pool mode = nst_lua_opt_pool(L, 3);
     nst_tensor *dx = nst_lua_new_like(L, x);
     nst_err e;
     nst_lua_check(L, nst_pool2d_bwd(dx, dy, x, mode, &e), &e);

@@ -22,8 +22,7 @@ static nst_vgg *check_vgg(lua_State *L, int idx) {
 static int l_vgg_new(lua_State *L) {
     const char *arch = luaL_checkstring(L, 1);
     const char *path = luaL_checkstring(L, 2);
-    static const char *const pools[] = {"max", "avg", NULL};
-    nst_pool pool = luaL_checkoption(L, 3, "max", pools) == 0 ? NST_POOL_MAX : NST_POOL_AVG;
+    nst_pool pool = nst_lua_opt_pool(L, 3);
     nst_device dev = nst_lua_opt_device(L, 4, NST_CPU);
     nst_lvgg *lv = nst_lua_new_box(L, sizeof *lv, NST_VGG_MT);
     nst_err e;
