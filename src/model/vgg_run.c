@@ -36,35 +36,10 @@ static int forward_done(nst_vgg *v, int rc, int ntaps, nst_tensor **outs, int de
     return 0;
 }
 
-int nst_vgg_forward(nst_vgg *v, const nst_settings *mode, const nst_tensor *x, int ntaps,
-                    const int *taps, nst_tensor **outs, nst_err *e) {
-    int depth = -1, tapped[NST_VGG_MAX_LAYERS] = {0};
-    for (int t = 0; t < ntaps; t++) {
-        outs[t] = NULL;
-        if (taps[t] < 0 || taps[t] >= v->n) return nst_fail(e, "forward: bad layer index");
-        if (taps[t] >= v->usable)
-            return nst_fail(e, "layer %s is unavailable: the weights file stops before it",
-                            v->layer[taps[t]].name);
-        tapped[taps[t]] = 1;
-        if (taps[t] > depth) depth = taps[t];
-    }
-    if (x->ndim != 4 || x->shape[1] != 3)
-        return nst_fail(e, "forward: expected an image batch (N,3,H,W)");
-    if (nst_dev(x) != v->device)
-        return nst_fail(e, "forward: input is on %s, the network on %s",
-                        nst_device_name(nst_dev(x)), nst_device_name(v->device));
-    nst_vgg_drop_kept(v);
-    memcpy(v->in_shape, x->shape, sizeof v->in_shape);
-    const nst_backend *be = nst_backend_get(v->device, e);
-    if (!be) return -1;
-    int conv_tapped = 0;
-    for (int t = 0; t < ntaps; t++) conv_tapped |= v->layer[taps[t]].kind == NST_VGG_CONV;
-    // A tapped conv output exists only on the NCHW path (the chain fuses conv and ReLU).
-    v->chained = be->chain && mode->layout == NST_LAYOUT_CHAIN && depth >= 0 && !conv_tapped;
-    if (v->chained) {
-        int rc = nst_vgg_chain_forward(v, be->chain, mode, x, ntaps, taps, outs, depth, e);
-        return forward_done(v, rc, ntaps, outs, depth);
-    }
+// The NCHW path of a checked forward: layers 0..depth through the core's ops; tapped[i]
+// marks the layers asked for (a tapped conv is not fused with its ReLU).
+static int plain_forward(nst_vgg *v, const nst_tensor *x, int ntaps, const int *taps,
+                         nst_tensor **outs, int depth, const int *tapped, nst_err *e) {
     nst_tensor *cur = nst_tensor_view(x, 4, x->shape, e);
     if (!cur) return -1;
     int rc = 0, i = 0;
@@ -98,7 +73,40 @@ int nst_vgg_forward(nst_vgg *v, const nst_settings *mode, const nst_tensor *x, i
         cur = y;
     }
     nst_tensor_free(cur);
-    return forward_done(v, rc, ntaps, outs, depth);
+    return rc;
+}
+
+int nst_vgg_forward(nst_vgg *v, const nst_settings *mode, const nst_tensor *x, int ntaps,
+                    const int *taps, nst_tensor **outs, nst_err *e) {
+    int depth = -1, tapped[NST_VGG_MAX_LAYERS] = {0};
+    for (int t = 0; t < ntaps; t++) {
+        outs[t] = NULL;
+        if (taps[t] < 0 || taps[t] >= v->n) return nst_fail(e, "forward: bad layer index");
+        if (taps[t] >= v->usable)
+            return nst_fail(e, "layer %s is unavailable: the weights file stops before it",
+                            v->layer[taps[t]].name);
+        tapped[taps[t]] = 1;
+        if (taps[t] > depth) depth = taps[t];
+    }
+    if (x->ndim != 4 || x->shape[1] != 3)
+        return nst_fail(e, "forward: expected an image batch (N,3,H,W)");
+    if (nst_dev(x) != v->device)
+        return nst_fail(e, "forward: input is on %s, the network on %s",
+                        nst_device_name(nst_dev(x)), nst_device_name(v->device));
+    nst_vgg_drop_kept(v);
+    memcpy(v->in_shape, x->shape, sizeof v->in_shape);
+    const nst_backend *be = nst_backend_get(v->device, e);
+    if (!be) return -1;
+    int conv_tapped = 0;
+    for (int t = 0; t < ntaps; t++) conv_tapped |= v->layer[taps[t]].kind == NST_VGG_CONV;
+    // A tapped conv output exists only on the NCHW path (the chain fuses conv and ReLU).
+    v->chained = be->chain && mode->layout == NST_LAYOUT_CHAIN && depth >= 0 && !conv_tapped;
+    if (v->chained) {
+        int rc = nst_vgg_chain_forward(v, be->chain, mode, x, ntaps, taps, outs, depth, e);
+        return forward_done(v, rc, ntaps, outs, depth);
+    }
+    return forward_done(v, plain_forward(v, x, ntaps, taps, outs, depth, tapped, e), ntaps, outs,
+                        depth);
 }
 
 // Checks each gradient against the last forward's output shapes; the deepest layer a
