@@ -112,6 +112,7 @@ int luaopen_nst_core(lua_State *L) {
     if (nst_lua_open_safetensors) nst_lua_open_safetensors(L);
     if (nst_lua_open_vgg) nst_lua_open_vgg(L);
     nst_lua_open_cuda(L);
+    nst_lua_open_video(L);
     lua_pushcfunction(L, l_backends);
     lua_setfield(L, -2, "backends");
     return 1;

@@ -40,5 +40,6 @@ void nst_lua_open_ops(lua_State *L);
 void nst_lua_open_image(lua_State *L);
 void nst_lua_open_safetensors(lua_State *L);
 void nst_lua_open_vgg(lua_State *L);
+void nst_lua_open_video(lua_State *L); // src/bindings/lnst_video.c
 
 #endif

@@ -41,6 +41,32 @@ function M.tv(x, kind)
   return core.tv_loss(x, kind, 1)
 end
 
+-- Temporal loss (Ruder et al., "Artistic style transfer for videos"): the image x
+-- (N,C,H,W) against w, the previous stylized frame warped onto x's frame (nst.warp), with
+-- per-pixel weights c (N,1,H,W) or (N,C,H,W), e.g. nst.flow_consistency's mask, or nil
+-- for all ones. opts.reduction "mean" (default, Ruder's): weight · Σ c·(x−w)² / D with
+-- D = N·C·H·W, masked pixels included in D; "sum": weight · Σ c·(x−w)². Gradient
+-- 2·weight·c·(x−w) (/ D for "mean"). opts.weight defaults to 1.
+function M.temporal(x, w, c, opts)
+  check_tensor("temporal", "image", x)
+  check_tensor("temporal", "warped previous frame", w)
+  if c ~= nil then check_tensor("temporal", "mask", c) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "weight" and k ~= "reduction" then
+      error(("nst.loss.temporal: unknown option '%s' (expected weight, reduction)"):format(tostring(k)), 2)
+    end
+  end
+  local weight, reduction = opts.weight or 1, opts.reduction or "mean"
+  if type(weight) ~= "number" or weight ~= weight then
+    error(("nst.loss.temporal: weight must be a number, got %s"):format(tostring(weight)), 2)
+  end
+  if reduction ~= "mean" and reduction ~= "sum" then
+    error(("nst.loss.temporal: reduction must be \"mean\" or \"sum\", got %s"):format(tostring(reduction)), 2)
+  end
+  return core.temporal_loss(x, w, c, reduction == "mean" and weight / x:numel() or weight)
+end
+
 local function positions(F)
   local s = F:shape()
   local m = 1
