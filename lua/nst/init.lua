@@ -15,5 +15,6 @@ nst.loss = require "nst.loss"
 nst.optim = require "nst.optim"
 nst.transfer = require "nst.transfer" -- callable: nst.transfer(opts)
 nst.plot = require "nst.plot"
+nst.video_io = require "nst.video_io" -- frame patterns and video files (FFmpeg)
 
 return nst
