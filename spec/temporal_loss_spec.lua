@@ -2,6 +2,7 @@
 -- value against a direct computation, gradient against finite differences, the mask's
 -- two shapes, the normalization, bad arguments, and the CUDA kernel against its CPU twin.
 local nst = require "nst"
+local errmsg = require("helpers.expect").error
 
 -- Σ c·(x−w)² computed from tables in double; c nil, (N,1,H,W) or like x.
 local function direct(x, w, c)
@@ -19,12 +20,6 @@ local function direct(x, w, c)
     end
   end
   return s
-end
-
-local function errmsg(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
 end
 
 describe("nst.loss.temporal", function()

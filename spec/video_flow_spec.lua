@@ -1,6 +1,7 @@
 -- Optical flow (OpenCV's DIS), backward warping and the forward-backward consistency mask
 -- (src/core/video.h) on tiny synthetic frames whose motion is known exactly.
 local nst = require "nst"
+local errmsg = require("helpers.expect").error
 local frames = require "helpers.frames"
 local opencv = require "helpers.opencv"
 
@@ -19,12 +20,6 @@ local function interior(flow, k, m, want, tol)
 end
 
 local function max_abs_diff(a, b) return (a - b):abs():max():item() end
-
-local function errmsg(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
 
 describe("nst.flow (OpenCV DIS)", function()
   local H, W = 48, 64

@@ -2,17 +2,12 @@
 -- through an .mp4 file with FFmpeg, and the bad inputs (missing frames, mismatched
 -- sizes, unreadable video, zero frames), which must give clear errors and no output.
 local nst = require "nst"
+local errmsg = require("helpers.expect").error
 local video_io = require "nst.video_io"
 local files = require "helpers.files"
 local frames = require "helpers.frames"
 
 local H, W, N = 24, 32, 5
-
-local function errmsg(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
 
 local function ls(dir)
   local p = io.popen("ls -1A '" .. dir .. "'")

@@ -10,6 +10,8 @@
 --   local id = cluster:sbatch({"--array=0-3", script})
 --   cluster:wait(id)                           -- all tasks done; fails on a failed task
 --   cluster:stop()
+local files = require "helpers.files"
+
 local M = {}
 
 local NODE = "nstnode"
@@ -19,20 +21,8 @@ local TERMINAL = {COMPLETED = true, FAILED = true, CANCELLED = true, TIMEOUT = t
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s, mode)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-  if mode then assert(os.execute(("chmod %s %s"):format(mode, q(path)))) end
-end
+-- A log file's text, or "" when the daemon wrote none.
+local function read(path) return files.exists(path) and files.read(path) or "" end
 
 local function sh(cmd)
   local p = assert(io.popen(cmd, "r"))
@@ -225,7 +215,7 @@ function M.start(timeout)
   local host = select(2, sh("hostname -s")):match("[^\n]+")
   local self = setmetatable({dir = dir, conf = dir .. "/slurm.conf", pids = {}}, Cluster)
   assert(os.execute(("mkdir -p %s %s"):format(q(dir .. "/state"), q(dir .. "/spool"))))
-  write(self.conf, conf(dir, host, {free_ports()}))
+  files.write(self.conf, conf(dir, host, {free_ports()}))
   assert(os.execute(("mungekey -c -b 1024 -k %s"):format(q(dir .. "/munge.key"))), "mungekey failed")
   self:spawn("munged", ("munged -F -f --key-file=%s --socket=%s --pid-file=%s --seed-file=%s --log-file=%s")
     :format(q(dir .. "/munge.key"), q(dir .. "/munge.sock"), q(dir .. "/munged.pid"),
