@@ -29,7 +29,8 @@ shift:narrow(1, 1, 1):fill(-3)
 shift:narrow(1, 2, 1):fill(2)
 local b = nst.warp(a, shift:reshape(1, 2, H, W))
 
-print(("video ops at %dx%d, CPU, best of %d (OMP/OpenCV threads: all cores)"):format(W, H, iters))
+print(("video ops at %dx%d, CPU, best of %d (OMP_NUM_THREADS=%s OPENCV_FOR_THREADS_NUM=%s)"):format(
+  W, H, iters, os.getenv("OMP_NUM_THREADS") or "all", os.getenv("OPENCV_FOR_THREADS_NUM") or "all"))
 local fwd, bwd
 for _, preset in ipairs{"ultrafast", "fast", "medium"} do
   local one = best_ms(function() fwd = nst.flow(a, b, {preset = preset}) end)
