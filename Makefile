@@ -33,6 +33,18 @@ LIBS    = -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp
 # src/ by layer (src/README.md): core, io, model, cpu (the CPU backend), bindings.
 SRCS    = $(wildcard src/*/*.c)
 OBJS    = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
+
+# Video (issue 15): optical flow through OpenCV's DIS in C++ (src/io/flow.cpp) when its
+# headers are there (libopencv-video-dev; its opencv4.pc ships only in libopencv-dev, the
+# metapackage of every module, so pkg-config is used when present but not required).
+CXX       ?= g++
+OPENCV_INC = $(or $(shell pkg-config --cflags-only-I opencv4 2>/dev/null),-I/usr/include/opencv4)
+ifneq ($(wildcard $(patsubst -I%,%,$(OPENCV_INC))/opencv2/video/tracking.hpp),)
+CPPFLAGS  += -DNST_WITH_OPENCV
+CXX_SRCS   = $(wildcard src/*/*.cpp)
+OBJS      += $(patsubst src/%.cpp,$(BUILD)/obj/%.o,$(CXX_SRCS))
+LIBS      += -lopencv_video -lopencv_imgproc -lopencv_core -lstdc++
+endif
 CU_SRCS = $(wildcard kernels/*.cu)
 ifneq ($(NVCC),)
 ifneq ($(CU_SRCS),)
@@ -76,11 +88,16 @@ $(BUILD)/obj/kernels/%.o: kernels/%.cu Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Isrc -Ikernels -DNST_WITH_CUDA -MMD -MP -c $< -o $@
 
+$(BUILD)/obj/%.o: src/%.cpp Makefile $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(patsubst -I%,-isystem %,$(OPENCV_INC)) -std=c++17 -fPIC $(WARN) $(CFLAGS) $(SANITIZE) -MMD -MP -c $< -o $@
+
 -include $(OBJS:.o=.d) $(CU_OBJS:.o=.d)
 
 # Debian packages the build and the tests need (installed when missing and root).
 DEB_PKGS = lua5.4 liblua5.4-dev luarocks lua-busted libpng-dev libjpeg-dev libopenblas-dev \
-           libcjson-dev python3-torch python3-protobuf
+           libcjson-dev python3-torch python3-protobuf \
+           libopencv-video-dev ffmpeg slurmctld slurmd slurm-client munge
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -100,7 +117,7 @@ check: test
 
 # The whole suite with the C code built under AddressSanitizer + UBSan.
 asan: deps
-	$(MAKE) BUILD=build-asan CC=clang ARCH= NVCC= \
+	$(MAKE) BUILD=build-asan CC=clang CXX=clang++ ARCH= NVCC= \
 	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" all
 	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-x86_64.so) \
 	  NST_BUILD=build-asan OMP_NUM_THREADS=1 busted --lua=lua$(LUA_VERSION) $(CUDA_TAGS) $(BUSTED_FLAGS)

@@ -92,8 +92,12 @@ extern "C" const nst_backend nst_cuda_backend = {
     nst_cu_adam_counted,
     nst_cu_mse_loss,
     nst_cu_tv_loss,
+    // video (cuda_flow.cu, cuda_temporal.cu)
+    nst_cu_warp,
+    nst_cu_consistency,
+    nst_cu_temporal_loss,
     // channels-last chain (cuda_chain.cu)
     &nst_cuda_chain,
 };
 // A slot added to struct nst_backend must be added above too (a pointer per slot).
-static_assert(sizeof(nst_backend) == 33 * sizeof(void *), "nst_backend changed: update the table");
+static_assert(sizeof(nst_backend) == 36 * sizeof(void *), "nst_backend changed: update the table");

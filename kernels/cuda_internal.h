@@ -89,6 +89,9 @@ nst_reduce_fn nst_cu_reduce;
 nst_dot_fn nst_cu_dot;
 nst_mse_loss_fn nst_cu_mse_loss;
 nst_tv_loss_fn nst_cu_tv_loss;
+nst_warp_fn nst_cu_warp;
+nst_consistency_fn nst_cu_consistency;
+nst_temporal_loss_fn nst_cu_temporal_loss;
 // cuda_blas.cu
 nst_gemm_fn nst_cu_gemm;
 nst_gram_fn nst_cu_gram;

@@ -17,5 +17,6 @@ nst.terms = require "nst.terms"
 nst.objective = require "nst.objective"
 nst.transfer = require "nst.transfer" -- callable: nst.transfer(opts)
 nst.plot = require "nst.plot"
+nst.video_io = require "nst.video_io" -- frame patterns and video files (FFmpeg)
 
 return nst

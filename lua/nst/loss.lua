@@ -42,6 +42,26 @@ function M.tv(x, kind)
   return core.tv_loss(x, kind, 1)
 end
 
+-- Temporal loss (Ruder et al., "Artistic style transfer for videos"): the image x
+-- (N,C,H,W) against w, the previous stylized frame warped onto x's frame (nst.warp), with
+-- per-pixel weights c (N,1,H,W) or (N,C,H,W), e.g. nst.flow_consistency's mask, or nil
+-- for all ones. opts.reduction "mean" (default, Ruder's): weight · Σ c·(x−w)² / D with
+-- D = N·C·H·W, masked pixels included in D; "sum": weight · Σ c·(x−w)². Gradient
+-- 2·weight·c·(x−w) (/ D for "mean"). opts.weight defaults to 1.
+function M.temporal(x, w, c, opts)
+  check_tensor("temporal", "image", x)
+  check_tensor("temporal", "warped previous frame", w)
+  if c ~= nil then check_tensor("temporal", "mask", c) end
+  opts = opts or {}
+  check.keys("nst.loss.temporal", opts, {weight = true, reduction = true})
+  local weight, reduction = opts.weight or 1, opts.reduction or "mean"
+  check.number("nst.loss.temporal", "weight", weight, {})
+  if reduction ~= "mean" and reduction ~= "sum" then
+    error(("nst.loss.temporal: reduction must be \"mean\" or \"sum\", got %s"):format(tostring(reduction)), 2)
+  end
+  return core.temporal_loss(x, w, c, reduction == "mean" and weight / x:numel() or weight)
+end
+
 -- Features (...,C,H,W) -> the number of positions H·W, the channels C.
 function M.positions(F)
   local s = F:shape()

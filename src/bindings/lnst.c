@@ -14,6 +14,7 @@ int luaopen_nst_core(lua_State *L) {
     nst_lua_open_image(L);
     nst_lua_open_safetensors(L);
     nst_lua_open_vgg(L);
+    nst_lua_open_video(L);
     for (const luaL_Reg *const *l = lists; *l; l++) luaL_setfuncs(L, *l, 0);
     return 1;
 }

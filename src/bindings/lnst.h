@@ -99,6 +99,7 @@ void nst_lua_open_cuda(lua_State *L); // lnst_cuda.c: CUDA memory, plans, graphs
 void nst_lua_open_image(lua_State *L); // lnst_image.c: nst.image
 void nst_lua_open_safetensors(lua_State *L); // lnst_safetensors.c: nst.safetensors
 void nst_lua_open_vgg(lua_State *L); // lnst_vgg.c: vgg_new
+void nst_lua_open_video(lua_State *L); // lnst_video.c: flow, warp, consistency, temporal loss
 // The others are plain lists of functions:
 extern const luaL_Reg nst_lua_device_fns[]; // lnst_device.c: devices, settings, sync
 extern const luaL_Reg nst_lua_limits_fns[]; // lnst_limits.c: nst.limits, nst.set_limits

@@ -96,6 +96,36 @@ typedef int nst_mse_loss_fn(float *loss1, float *grad, const float *f, const flo
 typedef int nst_tv_loss_fn(float *loss1, float *grad, const float *x, int n, int c, int h, int wd,
                            int l1, float scale, nst_err *e);
 
+// ---- video (core/video.h) ----
+// What a sample outside the frame reads: the nearest edge pixel (OpenCV's
+// BORDER_REPLICATE) or 0 (BORDER_CONSTANT with value 0, neighbours inside the frame
+// still blended in).
+typedef enum nst_border { NST_BORDER_REPLICATE = 0, NST_BORDER_ZERO = 1 } nst_border;
+
+// Thresholds of the consistency check (pixels squared; Ruder et al.'s defaults in
+// nst_consistency_defaults). With bwd the flow of the current frame to the previous one
+// and fwd the flow of the previous frame to the current one, wf(p) = fwd(p + bwd(p)):
+//   disoccluded where |wf + bwd|^2 > occ_rel (|wf|^2 + |bwd|^2) + occ_abs
+//   motion boundary where |grad bwd_x|^2 + |grad bwd_y|^2 > mb_rel |bwd|^2 + mb_abs
+// and where p + bwd(p) leaves the previous frame. The mask is 0 there, 1 elsewhere.
+typedef struct nst_consistency {
+    float occ_rel, occ_abs, mb_rel, mb_abs;
+} nst_consistency;
+
+// out (n,c,h,w)[p] = img (n,c,h,w) sampled bilinearly at p + flow (n,2,h,w)[p];
+// a non-finite flow reads 0. out must not alias img or flow.
+typedef int nst_warp_fn(float *out, const float *img, const float *flow, int n, int c, int h, int w,
+                        nst_border border, nst_err *e);
+// mask (n,1,h,w) from fwd and bwd (n,2,h,w), see nst_consistency.
+typedef int nst_consistency_fn(float *mask, const float *fwd, const float *bwd, int n, int h, int w,
+                               const nst_consistency *p, nst_err *e);
+// loss1 = scale * sum c (x - w)^2 over x (n,ch,hw); grad = 2 scale c (x - w) or NULL.
+// c: NULL (all ones), or (n,mc,hw) with mc = 1 (one weight per pixel, shared by the
+// channels) or mc = ch.
+typedef int nst_temporal_loss_fn(float *loss1, float *grad, const float *x, const float *w,
+                                 const float *c, int n, int ch, size_t hw, int mc, float scale,
+                                 nst_err *e);
+
 // ---- BLAS ----
 // C(m,n) = alpha * op(A) op(B) + beta * C, row-major; op(A) is (m,k), op(B) is (k,n).
 typedef int nst_gemm_fn(float *c, const float *a, const float *b, int m, int n, int k, int trans_a,
@@ -201,6 +231,9 @@ typedef struct nst_backend {
     nst_adam_counted_fn *adam_counted;
     nst_mse_loss_fn *mse_loss;
     nst_tv_loss_fn *tv_loss;
+    nst_warp_fn *warp;
+    nst_consistency_fn *consistency;
+    nst_temporal_loss_fn *temporal_loss;
     // Optional: NULL, or the channels-last chain above (every slot set).
     const nst_chain_ops *chain;
 } nst_backend;

@@ -70,6 +70,9 @@ static const char *missing_slot(const nst_backend *b) {
         {"adam_counted", b->adam_counted != NULL},
         {"mse_loss", b->mse_loss != NULL},
         {"tv_loss", b->tv_loss != NULL},
+        {"warp", b->warp != NULL},
+        {"consistency", b->consistency != NULL},
+        {"temporal_loss", b->temporal_loss != NULL},
     };
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
         if (!slots[i].set) return slots[i].name;

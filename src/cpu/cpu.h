@@ -54,6 +54,9 @@ nst_reduce_fn nst_cpu_reduce;
 nst_dot_fn nst_cpu_dot;
 nst_mse_loss_fn nst_cpu_mse_loss;
 nst_tv_loss_fn nst_cpu_tv_loss;
+nst_warp_fn nst_cpu_warp;
+nst_consistency_fn nst_cpu_consistency;
+nst_temporal_loss_fn nst_cpu_temporal_loss;
 
 // cpu_blas.c (twin of cuda_blas.cu). OpenBLAS here is the pthread build; all
 // parallelism of the backend is OpenMP, so BLAS is made single-threaded before every

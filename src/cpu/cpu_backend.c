@@ -88,5 +88,8 @@ const nst_backend nst_cpu_backend = {
     .adam_counted = nst_cpu_adam_counted,
     .mse_loss = nst_cpu_mse_loss,
     .tv_loss = nst_cpu_tv_loss,
+    .warp = nst_cpu_warp, // cpu_flow.c
+    .consistency = nst_cpu_consistency,
+    .temporal_loss = nst_cpu_temporal_loss, // cpu_temporal.c
     .chain = &nst_cpu_chain, // used when the CPU's layout is chain (nst.cpu_set_chain)
 };
