@@ -27,6 +27,7 @@ local terms = require "nst.terms"
 local objective = require "nst.objective"
 local loops = require "nst.transfer_loops"
 local progress = require "nst.transfer_progress"
+local run_state = require "nst.run_state"
 
 local M = {}
 
@@ -46,7 +47,7 @@ function M.build_objective(run, content_d)
       Fs[i] = net:forward(images.load(s, size):to(run.device), o.style_layers)
     end
   end
-  return objective.new(terms.from_options(o, Fc, Fs))
+  return objective.new(terms.from_options(o, Fc, Fs, net))
 end
 
 -- A new run from checked options: the network, the content image, the objective, the
@@ -65,12 +66,14 @@ end
 -- options and their defaults: nst.transfer_options.
 function M.transfer(user)
   local o = options.check(user)
+  -- a state to resume from is read before any work: a missing or broken one fails fast
+  local saved = o.resume and run_state.read(o.resume == true and run_state.path_for(o.output) or o.resume)
   if o.seed then core.manual_seed(o.seed) end
   local run = M.new_run(o)
+  if saved then run_state.restore(run, saved) end
   progress.with_signals(o, function() loops[o.optimizer](run) end)
-  local out = images.output(run.image, run.content, o)
-  if o.output then core.image.save(out, o.output) end
-  return out, run.history
+  if o.output then progress.save(run, o.output) end
+  return images.output(run.image, run.content, o), run.history
 end
 
 setmetatable(M, {__call = function(_, opts) return M.transfer(opts) end})

@@ -111,10 +111,18 @@ function VGG:forward(img, taps)
   return self._net:forward(x, check_taps(taps))
 end
 
+-- A gradient w.r.t. the network's input (N,3,H,W) -> factor times the gradient w.r.t. the
+-- image (the chain rule through preprocess); a new tensor.
+function VGG:input_grad(dx, factor)
+  local g = self._a.gscale
+  factor = factor or 1
+  return core.channel_affine(dx, self._a.inv, {g[1] * factor, g[2] * factor, g[3] * factor}, {0, 0, 0})
+end
+
 -- {layer = gradient} -> gradient w.r.t. the image given to the last forward
 function VGG:backward(grads)
   local dx <close> = self._net:backward(grads)
-  return core.channel_affine(dx, self._a.inv, self._a.gscale, {0, 0, 0})
+  return self:input_grad(dx)
 end
 
 -- Raw network input (already preprocessed) forward/backward.
