@@ -321,7 +321,10 @@ function M.main(args)
   end
   local rok, err = pcall(M.run, o)
   if not rok then
-    local msg = tostring(err):gsub("^[^:\n]+%.lua:%d+: ", "")
+    local msg = tostring(err):gsub("^[^:\n]+%.lua:%d+: ", ""):gsub("^nst%.transfer: ", "")
+    msg = msg:gsub("%((%a[%w_]*) (%S+) or more%)", function(k, v)
+      return M.flags[k] and ("(-%s %s or more)"):format(k, v)
+    end)
     if msg:match("no vgg16 weights found") then msg = msg .. " (or use -model vgg19)" end
     io.stderr:write("nst: ", msg, "\n")
     -- interrupted: the shell's convention, 128 + signal number

@@ -33,6 +33,20 @@ local M = {}
 
 M.checkpoint_name = progress.checkpoint_name
 
+-- Raises a clear message when an input image is too small for the deepest layer used.
+-- what: "the content image" or "style image i"; src: its path (or a tensor); hint(n):
+-- what would work for a longer side of n pixels.
+local function check_size(net, layers, img, what, src, hint)
+  if not net.min_size then return end
+  local need, layer = net:min_size(layers)
+  local s = img:shape()
+  local h, w = s[3], s[4]
+  if h >= need and w >= need then return end
+  local name = type(src) == "string" and " " .. src or ""
+  error(("nst.transfer: %s%s is %dx%d pixels at this size; layer %s needs at least %dx%d (%s)")
+    :format(what, name, w, h, layer, need, need, hint(math.ceil(need * math.max(h, w) / math.min(h, w)))), 0)
+end
+
 -- The objective of the run at the content image's size: the content image's features at
 -- every layer named, the style images' features (at style_scale times the size), and
 -- from them the terms.
@@ -44,7 +58,11 @@ function M.build_objective(run, content_d)
     local size = images.style_size(o)
     Fs = {}
     for i, s in ipairs(o.style_images) do
-      Fs[i] = net:forward(images.load(s, size):to(run.device), o.style_layers)
+      local img = images.load(s, size)
+      check_size(net, o.style_layers, img, "style image " .. i, s, function(n)
+        return o.image_size and ("style_scale %.3g or more"):format(n / o.image_size) or "a larger image"
+      end)
+      Fs[i] = net:forward(img:to(run.device), o.style_layers)
     end
   end
   return objective.new(terms.from_options(o, Fc, Fs, net))
@@ -56,6 +74,8 @@ function M.new_run(o)
   local net = o.net or vggmod.new(o.model, {weights = o.weights, pooling = o.pooling, device = o.device})
   local run = {opts = o, net = net, device = net.device, iteration = 0, history = progress.new_history(o)}
   run.content = images.load(o.content_image, o.image_size)
+  check_size(net, objective.union(o.content_layers, o.style_layers), run.content, "the content image",
+             o.content_image, function(n) return ("image_size %d or more"):format(n) end)
   local content_d = run.content:to(run.device)
   run.objective = M.build_objective(run, content_d)
   run.image = images.initial(o, run.content, content_d)
