@@ -1,12 +1,12 @@
 -- The saved state of a transfer run, for an exact resume: one safetensors file beside
 -- the output (out.png -> out.state.safetensors), replaced atomically at each checkpoint.
 --   tensors   image (the iterate), and the optimizer's: adam.m, adam.v, adam.steps, or
---             lbfgs.d, lbfgs.g_old, lbfgs.g (the gradient at the iterate), lbfgs.dir.<i>,
---             lbfgs.stp.<i> (its history, oldest first)
+--             lbfgs.x (its variable, the network's input), lbfgs.d, lbfgs.g_old, lbfgs.g
+--             (the gradient at x), lbfgs.dir.<i>, lbfgs.stp.<i> (its history, oldest first)
 --   metadata  nst_state: a JSON object (see lua/README.md, "The run state")
 --     format "nst-run-state", version 1
 --     iteration  the last iteration done; scale  the index of the scale being run (1)
---     rng        the generator's state (4 × 64-bit, hex)
+--     rng        the generator's state (4 × 64-bit, hex), where the core exposes it
 --     optimizer  {name = "adam", t, lr} | {name = "lbfgs", nIter, funcEval, Hdiag, t, f_old, f, stalled, ndirs}
 --     history    the rows recorded so far (as nst.transfer returns them)
 --     run        what defines the run: {key = canonical string}, compared on resume
@@ -75,17 +75,36 @@ local function canon(v)
   return tostring(v)
 end
 
--- An input (a path or a tensor) as "<size> bytes, crc32 <hex>"; paths go to info.
+-- FNV-1a over the 8-byte words of s (and its tail), 64 bits: a change detector, not a
+-- cryptographic hash.
+local function fnv(s, h)
+  h = h or -3750763034362895579 -- 0xcbf29ce484222325
+  local n = #s - #s % 8
+  for i = 1, n, 8 do h = (h ~ string.unpack("<i8", s, i)) * 1099511628211 end
+  for i = n + 1, #s do h = (h ~ s:byte(i)) * 1099511628211 end
+  return h
+end
+
+-- Bytes of a file hashed: all of a small one; the first and last 2 MiB of a large one (a
+-- weights file: its header names every tensor's place, its data differs from the start).
+local SAMPLE = 2 << 20
+
+-- An input (a path or a tensor) as "<size> bytes, fnv <hex>"; paths go to info.
 local function identity(x)
   if type(x) == "string" then
     local f, err = io.open(x, "rb")
     if not f then fail("cannot read %s", err) end
     local size = f:seek("end")
+    f:seek("set", 0)
+    local h = fnv(f:read(math.min(size, 2 * SAMPLE)) or "")
+    if size > 2 * SAMPLE then
+      f:seek("set", size - SAMPLE)
+      h = fnv(f:read(SAMPLE), h)
+    end
     f:close()
-    return ("%d bytes, crc32 %08x"):format(size, core.file_crc32(x))
+    return ("%d bytes, fnv %016x"):format(size, h)
   end
-  local s = x:cpu():bytes()
-  return ("tensor %s, crc32 %08x"):format(table.concat(x:shape(), "x"), core.crc32(s))
+  return ("tensor %s, fnv %016x"):format(table.concat(x:shape(), "x"), fnv(x:cpu():bytes()))
 end
 
 -- The option keys that define a run (what its iterates depend on).
@@ -152,6 +171,7 @@ local function optimizer_state(run, tensors)
   local s = run.lbfgs or {}
   local st = {name = "lbfgs", nIter = s.nIter, funcEval = s.funcEval, Hdiag = s.Hdiag, t = s.t,
               f_old = s.f_old, stalled = s.stalled, ndirs = s.old_dirs and #s.old_dirs or 0}
+  if s.x then tensors["lbfgs.x"] = s.x:cpu() end
   if s.d then tensors["lbfgs.d"] = s.d:cpu() end
   if s.g_old then tensors["lbfgs.g_old"] = s.g_old:cpu() end
   if s.fg then st.f, tensors["lbfgs.g"] = s.fg[1], s.fg[2]:cpu() end
@@ -169,7 +189,7 @@ function M.save(run, path)
   local rows = {}
   for i, r in ipairs(run.history) do rows[i] = r end
   local doc = {format = M.FORMAT, version = M.VERSION, iteration = run.iteration, scale = run.scale or 1,
-               rng = core.rng_state(), optimizer = encode_numbers(opt), history = encode_numbers(rows),
+               rng = core.rng_state and core.rng_state() or nil, optimizer = encode_numbers(opt), history = encode_numbers(rows),
                run = def, info = info}
   core.safetensors.save(path, tensors, {nst_state = json.encode(doc)})
 end
@@ -195,7 +215,7 @@ function M.read(path)
   need(doc.version == M.VERSION, path, "version %s, this nst reads version %d", tostring(doc.version), M.VERSION)
   need(math.type(doc.iteration) == "integer" and doc.iteration >= 0, path, "no iteration count")
   need(type(doc.run) == "table" and type(doc.history) == "table" and type(doc.optimizer) == "table"
-       and type(doc.rng) == "table" and #doc.rng == 4, path, "a field is missing")
+       and (doc.rng == nil or type(doc.rng) == "table" and #doc.rng == 4), path, "a field is missing")
   need(tensors.image, path, "it holds no image")
   doc.optimizer, doc.history = decode_numbers(doc.optimizer), decode_numbers(doc.history)
   return {doc = doc, tensors = tensors, path = path}
@@ -215,6 +235,7 @@ local function restore_optimizer(run, st, T, path)
   end
   local s = {nIter = math.tointeger(opt.nIter), funcEval = math.tointeger(opt.funcEval), Hdiag = opt.Hdiag,
              t = opt.t, f_old = opt.f_old, stalled = opt.stalled, old_dirs = {}, old_stps = {}}
+  if T["lbfgs.x"] then s.x = t("lbfgs.x") end
   if T["lbfgs.d"] then s.d = t("lbfgs.d") end
   if T["lbfgs.g_old"] then s.g_old = t("lbfgs.g_old") end
   if T["lbfgs.g"] then s.fg = {opt.f, t("lbfgs.g")} end
@@ -239,7 +260,7 @@ function M.restore(run, st)
   restore_optimizer(run, st, st.tensors, path)
   run.iteration = doc.iteration
   for i, r in ipairs(doc.history) do run.history[i] = r end
-  core.set_rng_state(doc.rng)
+  if doc.rng and core.set_rng_state then core.set_rng_state(doc.rng) end
   run.opts.resumed_from = doc.iteration
 end
 

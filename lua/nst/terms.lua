@@ -61,7 +61,7 @@ end
 function M.tv_ns(weight, net)
   return {name = "tv", weight = weight, loss = function(img)
     local x <close> = net:preprocess(img)
-    local value, g = loss.tv(x, "squared")
+    local value, g = loss.tv(x, "corner")
     value:mul_(0.5)
     local dx <close> = g
     return value, net:input_grad(dx, 0.5)

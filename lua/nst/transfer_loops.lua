@@ -69,7 +69,10 @@ function M.lbfgs(run, last)
   local cfg = lbfgs_config(o)
   local wolfe = cfg.keepEval
   run.lbfgs = run.lbfgs or {}
-  local x = net:preprocess(run.image)
+  -- x lives in the state (run_state saves it), so a resumed run continues from x itself
+  -- rather than from its image's round trip through preprocess
+  local x = run.lbfgs.x or net:preprocess(run.image)
+  run.lbfgs.x = x
   -- the loss parts of each evaluation by loss value: the line search ends at one of its
   -- evaluations, not always the last
   local seen, parts = {}, nil
@@ -93,7 +96,7 @@ function M.lbfgs(run, last)
     if wolfe and seen[fh[#fh]] then parts = seen[fh[#fh]] end
     -- A direction that is no descent direction would stop Torch7's L-BFGS for good
     -- (each later call finds the same direction): restart from steepest descent.
-    if run.lbfgs.stalled then run.lbfgs = {} end
+    if run.lbfgs.stalled then run.lbfgs = {x = x} end
     progress.after(run, it, parts)
   end
 end
