@@ -68,9 +68,9 @@ describe("nst.transfer", function()
     nst.transfer(base{net = proxy, num_iterations = 1, content_weight = 2, style_weight = 3, tv_weight = 0,
                       content_layers = {"relu3_1"}, style_layers = {"relu1_1", "relu2_1"},
                       normalize_gradients = true, init = "noise", seed = 5}) -- (from the content: no content gradient)
-    -- style weight 3 shared by 2 layers, content weight 2
-    assert.is_true(math.abs(seen.relu1_1 - 1.5) < 1e-3, tostring(seen.relu1_1))
-    assert.is_true(math.abs(seen.relu2_1 - 1.5) < 1e-3, tostring(seen.relu2_1))
+    -- neural-style's weights: style weight 3 at each style layer, content weight 2
+    assert.is_true(math.abs(seen.relu1_1 - 3) < 1e-3, tostring(seen.relu1_1))
+    assert.is_true(math.abs(seen.relu2_1 - 3) < 1e-3, tostring(seen.relu2_1))
     assert.is_true(math.abs(seen.relu3_1 - 2) < 1e-3, tostring(seen.relu3_1))
     nst.transfer(base{net = proxy, num_iterations = 1, content_layers = {"relu3_1"}, style_layers = {"relu1_1"}})
     assert.is_true(math.abs(seen.relu1_1 - 0.1) > 1e-2) -- without it: the raw gradient's size
