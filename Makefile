@@ -24,11 +24,14 @@ CUDA_ARCH   ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code
 export GOMP_SPINCOUNT ?= 1000
 
 WARN    = -Wall -Wextra -Werror -Wno-unused-parameter
+# Headers are included by layer folder ("core/nst.h", "io/image.h"); kernels/ holds the
+# CUDA backend and its C control header nst_cuda.h.
 CPPFLAGS= -I$(LUA_INC) -Isrc -Ikernels
 ALLC    = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(SANITIZE)
 LIBS    = -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp
 
-SRCS    = $(wildcard src/*.c)
+# src/ by layer (src/README.md): core, io, model, cpu (the CPU backend), bindings.
+SRCS    = $(wildcard src/*/*.c)
 OBJS    = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 CU_SRCS = $(wildcard kernels/*.cu)
 ifneq ($(NVCC),)
@@ -38,7 +41,7 @@ endif
 endif
 ifeq ($(WITH_CUDA),1)
 CPPFLAGS += -DNST_WITH_CUDA -I$(CUDA_HOME)/include
-CU_OBJS   = $(patsubst kernels/%.cu,$(BUILD)/obj/cu_%.o,$(CU_SRCS))
+CU_OBJS   = $(patsubst kernels/%.cu,$(BUILD)/obj/kernels/%.o,$(CU_SRCS))
 LIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
 BACKENDS  = cpu cuda
 else
@@ -63,13 +66,17 @@ FLAGS_STAMP = $(BUILD)/flags-$(shell echo '$(CC) $(CPPFLAGS) $(ALLC)' | cksum | 
 $(FLAGS_STAMP):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/flags-* && touch $@
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h kernels/*.h) Makefile $(FLAGS_STAMP)
+# Each object also writes the headers it read (.d, -MMD -MP), so a header change
+# rebuilds exactly the objects that include it.
+$(BUILD)/obj/%.o: src/%.c Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLC) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALLC) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu $(wildcard src/*.h kernels/*.h) Makefile $(FLAGS_STAMP)
+$(BUILD)/obj/kernels/%.o: kernels/%.cu Makefile $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Isrc -Ikernels -DNST_WITH_CUDA -c $< -o $@
+	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Isrc -Ikernels -DNST_WITH_CUDA -MMD -MP -c $< -o $@
+
+-include $(OBJS:.o=.d) $(CU_OBJS:.o=.d)
 
 # Debian packages the build and the tests need (installed when missing and root).
 DEB_PKGS = lua5.4 liblua5.4-dev luarocks lua-busted libpng-dev libjpeg-dev libopenblas-dev \

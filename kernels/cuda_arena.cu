@@ -23,9 +23,9 @@ typedef std::unordered_map<size_t, std::vector<void *>> FreeLists; // class byte
 
 struct Arena {
     std::mutex mu;
-    FreeLists free_lists;                    // the general pool
+    FreeLists free_lists; // the general pool
     std::unordered_map<void *, size_t> live; // block -> class bytes
-    std::unordered_map<void *, int> owner;   // block -> graph pool (absent: general)
+    std::unordered_map<void *, int> owner; // block -> graph pool (absent: general)
     std::unordered_map<int, FreeLists> pool_free;
     int capturing = 0; // pool of the capture in progress, 0 when none
     size_t in_use = 0, peak = 0, reserved = 0;
@@ -184,7 +184,7 @@ extern "C" void nst_cuda_reset_peak(void) {
 }
 
 extern "C" int nst_cuda_empty_cache(nst_err *e) {
-    if (!nst_cuda_available()) return 0; // nothing was ever allocated
+    if (!nst_cu_available()) return 0; // nothing was ever allocated
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return nst_fail(e, "empty_cache while a CUDA graph is being captured");

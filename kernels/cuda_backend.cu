@@ -1,10 +1,11 @@
-// The CUDA backend's function table (src/backend.h) and its memory slots. Every slot
-// queues work on the one stream (cuda_context.cu) and returns without waiting, except
-// download and sync: the only places the host waits for the GPU.
+// The CUDA backend's function table (core/backend.h; twin of src/cpu/cpu_backend.c)
+// and its memory slots. Every slot queues work on the one stream (cuda_context.cu) and
+// returns without waiting, except download and sync (and reading a profile's events):
+// the only places the host waits for the GPU.
 #include "cuda_internal.h"
 
-static void *cu_alloc_slot(size_t bytes, nst_err *e) { return nst_cu_alloc(bytes, e); }
-static void cu_release_slot(void *p) { nst_cu_free(p); }
+static void *cu_alloc(size_t bytes, nst_err *e) { return nst_cu_alloc(bytes, e); }
+static void cu_release(void *p) { nst_cu_free(p); }
 
 // During a graph capture: the operations that cannot be captured fail with this.
 static int not_while_capturing(const char *what, nst_err *e) {
@@ -12,7 +13,7 @@ static int not_while_capturing(const char *what, nst_err *e) {
                     what);
 }
 
-int nst_cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
+static int cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return not_while_capturing("copying from the host", e);
@@ -23,7 +24,7 @@ int nst_cu_upload(void *dst, const void *host_src, size_t bytes, nst_err *e) {
                         "cudaMemcpyAsync (upload)", e);
 }
 
-int nst_cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
+static int cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return not_while_capturing("reading device memory", e);
@@ -34,7 +35,7 @@ int nst_cu_download(void *host_dst, const void *src, size_t bytes, nst_err *e) {
     return nst_cu_check(cudaStreamSynchronize(s), "cudaStreamSynchronize (download)", e);
 }
 
-int nst_cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
+static int cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (bytes == 0 || dst == src) return 0;
@@ -42,7 +43,7 @@ int nst_cu_copy(void *dst, const void *src, size_t bytes, nst_err *e) {
                         "cudaMemcpyAsync (device copy)", e);
 }
 
-int nst_cu_sync(nst_err *e) {
+static int cu_sync(nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     if (nst_cu_capturing()) return not_while_capturing("waiting for the device", e);
@@ -52,27 +53,33 @@ int nst_cu_sync(nst_err *e) {
 // Positional, in the order of struct nst_backend (designated initializers are C++20).
 extern "C" const nst_backend nst_cuda_backend = {
     "cuda",
+    // device (cuda_context.cu)
+    nst_cu_available,
+    nst_cu_configure,
     // memory
-    cu_alloc_slot,
-    cu_release_slot,
-    nst_cu_upload,
-    nst_cu_download,
-    nst_cu_copy,
-    nst_cu_sync,
-    // elementwise
+    cu_alloc,
+    cu_release,
+    cu_upload,
+    cu_download,
+    cu_copy,
+    cu_sync,
+    // timing events (cuda_profile.cu)
+    nst_cu_event_record,
+    nst_cu_event_elapsed,
+    // elementwise (cuda_elementwise.cu)
     nst_cu_fill,
     nst_cu_binary,
     nst_cu_binary_scalar,
     nst_cu_unary,
     nst_cu_axpy,
     nst_cu_clamp,
-    // reductions
+    // reductions (cuda_reduce.cu)
     nst_cu_reduce,
     nst_cu_dot,
-    // BLAS
+    // BLAS (cuda_blas.cu)
     nst_cu_gemm,
     nst_cu_gram,
-    // convolution, activation, pooling
+    // convolution (cuda_conv.cu), activation (cuda_elementwise.cu), pooling (cuda_pool.cu)
     nst_cu_conv3x3_fwd,
     nst_cu_conv3x3_bwd_data,
     nst_cu_relu_fwd,
@@ -80,7 +87,7 @@ extern "C" const nst_backend nst_cuda_backend = {
     nst_cu_pool_fwd,
     nst_cu_pool_bwd,
     nst_cu_channel_affine,
-    // optimizer, losses
+    // optimizer (cuda_elementwise.cu), losses (cuda_reduce.cu)
     nst_cu_adam,
     nst_cu_adam_counted,
     nst_cu_mse_loss,
@@ -89,4 +96,4 @@ extern "C" const nst_backend nst_cuda_backend = {
     &nst_cuda_chain,
 };
 // A slot added to struct nst_backend must be added above too (a pointer per slot).
-static_assert(sizeof(nst_backend) == 29 * sizeof(void *), "nst_backend changed: update the table");
+static_assert(sizeof(nst_backend) == 33 * sizeof(void *), "nst_backend changed: update the table");

@@ -1,17 +1,15 @@
-// The channels-last chain (src/backend.h, nst_chain_ops): the VGG's activations and
-// gradients stay in NHWC between layers, channels padded to a multiple of 8, stored as
-// bf16 in bf16 mode and float otherwise (type T below). Only the network input, the
-// tapped outputs and the gradients arriving at taps cross over to nst's NCHW float.
+// The channels-last chain (core/backend.h, nst_chain_ops; twin of src/cpu/cpu_chain.c):
+// the VGG's activations and gradients stay in NHWC between layers, channels padded to
+// nst_pad8, stored as bf16 in bf16 mode and float otherwise (type T below). Only the
+// network input, the tapped outputs and the gradients arriving at taps cross over to
+// nst's NCHW float. The chain's convolutions are cuDNN's (nst_cu_conv_run, cuda_conv.cu)
+// with the bias + ReLU epilogue here.
 //
 // Padded channels hold zeros everywhere: the convolution's padded filters are zero and
 // the epilogue writes 0 there, so the next layer sees exact zeros.
 #include <cuda_bf16.h>
 
 #include "cuda_internal.h"
-
-#define GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (size_t)blockDim.x * gridDim.x)
 
 namespace {
 
@@ -25,7 +23,7 @@ __device__ inline float load(const __nv_bfloat16 *p) { return __bfloat162float(*
 // y (total / kp, kp): y = relu?(y + bias[ch]) for ch < k, 0 in padded channels.
 template <typename T>
 __global__ void bias_relu_kernel(T *y, const float *bias, size_t total, int k, int kp, int relu) {
-    GRID_STRIDE(i, total) {
+    NST_CU_GRID_STRIDE(i, total) {
         int ch = (int)(i % (size_t)kp);
         float v = 0.0f;
         if (ch < k) {
@@ -39,7 +37,8 @@ __global__ void bias_relu_kernel(T *y, const float *bias, size_t total, int k, i
 // g = g * (mask > 0), elementwise over the same layout (a ReLU's backward).
 template <typename T>
 __global__ void mask_kernel(T *g, const T *mask, size_t total) {
-    GRID_STRIDE(i, total) if (!(load(mask + i) > 0.0f)) store(g + i, 0.0f);
+    NST_CU_GRID_STRIDE(i, total)
+        if (!(load(mask + i) > 0.0f)) store(g + i, 0.0f);
 }
 
 // g (n, P, cp) = ((valid ? g : 0) + tap (n, c, P) float), then zeroed where mask (like
@@ -87,7 +86,7 @@ __device__ __forceinline__ int window_argmax(const T *w0, size_t col, size_t row
 template <typename T>
 __global__ void pool_fwd_kernel(T *y, const T *x, size_t total, int cp, int h, int wd, int is_max) {
     int ho = h / 2, wo = wd / 2;
-    GRID_STRIDE(o, total) {
+    NST_CU_GRID_STRIDE(o, total) {
         int ch = (int)(o % (size_t)cp);
         size_t r = o / (size_t)cp;
         int oj = (int)(r % (size_t)wo);
@@ -113,7 +112,7 @@ template <typename T>
 __global__ void pool_bwd_kernel(T *dx, const T *dy, const T *x, size_t total, int cp, int h, int wd,
                                 int is_max) {
     int ho = h / 2, wo = wd / 2;
-    GRID_STRIDE(idx, total) {
+    NST_CU_GRID_STRIDE(idx, total) {
         int ch = (int)(idx % (size_t)cp);
         size_t r = idx / (size_t)cp;
         int j = (int)(r % (size_t)wd);
@@ -137,7 +136,7 @@ __global__ void pool_bwd_kernel(T *dx, const T *dy, const T *x, size_t total, in
     }
 }
 
-bool chain_bf16() { return nst_cu_precision() == NST_PREC_BF16; }
+bool chain_bf16() { return nst_cu_precision() == NST_BF16; }
 
 int pool_check(int n, int c, int h, int wd, nst_pool mode, size_t *in_total, size_t *out_total,
                nst_err *e) {
@@ -145,7 +144,7 @@ int pool_check(int n, int c, int h, int wd, nst_pool mode, size_t *in_total, siz
         return nst_fail(e, "chain pool: unknown mode %d", (int)mode);
     if (n < 1 || c < 1 || h < 2 || wd < 2)
         return nst_fail(e, "chain pool: bad sizes n=%d c=%d h=%d w=%d", n, c, h, wd);
-    size_t cp = (size_t)nst_cu_chain_channels(c), a, b;
+    size_t cp = (size_t)nst_pad8(c), a, b;
     if (nst_mul_size((size_t)n * cp, (size_t)h, &a) || nst_mul_size(a, (size_t)wd, in_total) ||
         nst_mul_size((size_t)n * cp, (size_t)(h / 2), &b) ||
         nst_mul_size(b, (size_t)(wd / 2), out_total))
@@ -153,50 +152,60 @@ int pool_check(int n, int c, int h, int wd, nst_pool mode, size_t *in_total, siz
     return 0;
 }
 
-} // namespace
-
-int nst_cu_chain_channels(int c) { return (c + 7) / 8 * 8; }
-
-size_t nst_cu_chain_elem_size(void) { return chain_bf16() ? sizeof(__nv_bfloat16) : sizeof(float); }
-
-int nst_cu_chain_bias_relu(void *y, const float *bias, size_t rows, int k, int relu, nst_err *e) {
+// y (rows, nst_pad8(k)): the conv epilogue, bias (may be NULL) and ReLU, padded
+// channels set to 0.
+int chain_bias_relu(void *y, const float *bias, size_t rows, int k, int relu, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
-    int kp = nst_cu_chain_channels(k);
+    int kp = nst_pad8(k);
     size_t total = rows * (size_t)kp;
     if (chain_bf16())
         bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)y, bias,
-                                                                        total, k, kp, relu);
+                                                                         total, k, kp, relu);
     else
         bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)y, bias, total, k,
-                                                                        kp, relu);
+                                                                         kp, relu);
     return nst_cu_launched("bias_relu_kernel", e);
 }
 
+} // namespace
+
 // ---- nst_chain_ops slots ----
 
-static int chain_active(void) { return nst_cu_chain_enabled(); }
-
-static size_t chain_elem_size(void) { return nst_cu_chain_elem_size(); }
-
-static int chain_channels(int c) { return nst_cu_chain_channels(c); }
+static size_t chain_elem_size(nst_precision p) {
+    return p == NST_BF16 ? sizeof(__nv_bfloat16) : sizeof(float);
+}
 
 static int chain_from_nchw(void *out, const float *in, int n, int c, size_t P, nst_err *e) {
-    return nst_cu_to_nhwc(out, chain_bf16(), in, NULL, n, c, nst_cu_chain_channels(c), P, e);
+    return nst_cu_to_nhwc(out, chain_bf16(), in, NULL, n, c, nst_pad8(c), P, e);
 }
 
 static int chain_to_nchw(float *out, const void *in, int n, int c, size_t P, nst_err *e) {
-    return nst_cu_from_nhwc(out, in, chain_bf16(), NULL, 0, n, c, nst_cu_chain_channels(c), P, e);
+    return nst_cu_from_nhwc(out, in, chain_bf16(), NULL, 0, n, c, nst_pad8(c), P, e);
 }
 
-static size_t chain_weight_bytes(int k, int c) {
-    return (size_t)nst_cu_chain_channels(k) * 9 * (size_t)nst_cu_chain_channels(c) *
-           nst_cu_chain_elem_size();
+static size_t chain_weight_bytes(nst_precision p, int k, int c) {
+    return (size_t)nst_pad8(k) * 9 * (size_t)nst_pad8(c) * chain_elem_size(p);
 }
 
 static int chain_weights(void *out, const float *w, int k, int c, nst_err *e) {
-    return nst_cu_weights_krsc(out, chain_bf16(), w, k, c, nst_cu_chain_channels(k),
-                               nst_cu_chain_channels(c), e);
+    return nst_cu_weights_krsc(out, chain_bf16(), w, k, c, nst_pad8(k), nst_pad8(c), e);
+}
+
+// The chain's convolutions: x, y, dx, dy are NHWC buffers with padded channels in the
+// chain's element type, wp the weights in KRSC (chain_weights).
+static int chain_conv_fwd(void *y, const void *x, const void *wp, const float *bias, int n, int c,
+                          int h, int wd, int k, int relu, nst_err *e) {
+    if (nst_cu_conv_sizes("chain conv3x3", n, c, h, wd, k, e) ||
+        nst_cu_conv_run(0, n, c, h, wd, k, 1, x, wp, y, e))
+        return -1;
+    return chain_bias_relu(y, bias, (size_t)n * h * wd, k, relu, e);
+}
+
+static int chain_conv_bwd(void *dx, const void *dy, const void *wp, int n, int c, int h, int wd,
+                          int k, nst_err *e) {
+    if (nst_cu_conv_sizes("chain conv3x3_bwd_data", n, c, h, wd, k, e)) return -1;
+    return nst_cu_conv_run(1, n, c, h, wd, k, 1, dy, wp, dx, e);
 }
 
 static int chain_pool_fwd(void *y, const void *x, int n, int c, int h, int wd, nst_pool mode,
@@ -204,7 +213,7 @@ static int chain_pool_fwd(void *y, const void *x, int n, int c, int h, int wd, n
     cudaStream_t s;
     size_t in_total, out_total;
     if (nst_cu_stream(&s, e) || pool_check(n, c, h, wd, mode, &in_total, &out_total, e)) return -1;
-    int cp = nst_cu_chain_channels(c), mx = mode == NST_POOL_MAX;
+    int cp = nst_pad8(c), mx = mode == NST_POOL_MAX;
     if (chain_bf16())
         pool_fwd_kernel<<<nst_cu_blocks(out_total), NST_CU_THREADS, 0, s>>>(
             (__nv_bfloat16 *)y, (const __nv_bfloat16 *)x, out_total, cp, h, wd, mx);
@@ -219,7 +228,7 @@ static int chain_pool_bwd(void *dx, const void *dy, const void *x, int n, int c,
     cudaStream_t s;
     size_t in_total, out_total;
     if (nst_cu_stream(&s, e) || pool_check(n, c, h, wd, mode, &in_total, &out_total, e)) return -1;
-    int cp = nst_cu_chain_channels(c), mx = mode == NST_POOL_MAX;
+    int cp = nst_pad8(c), mx = mode == NST_POOL_MAX;
     if (chain_bf16())
         pool_bwd_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>(
             (__nv_bfloat16 *)dx, (const __nv_bfloat16 *)dy, (const __nv_bfloat16 *)x, in_total, cp,
@@ -230,11 +239,11 @@ static int chain_pool_bwd(void *dx, const void *dy, const void *x, int n, int c,
     return nst_cu_launched("chain pool_bwd_kernel", e);
 }
 
-static int chain_grad(void *g, int valid, const float *tap, const void *mask, int n, int c, size_t P,
-                      nst_err *e) {
+static int chain_grad(void *g, int valid, const float *tap, const void *mask, int n, int c,
+                      size_t P, nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
-    int cp = nst_cu_chain_channels(c);
+    int cp = nst_pad8(c);
     bool bf = chain_bf16();
     if (!tap) { // mask only
         if (!valid) return nst_fail(e, "chain grad: nothing to mask");
@@ -244,40 +253,33 @@ static int chain_grad(void *g, int valid, const float *tap, const void *mask, in
             mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(
                 (__nv_bfloat16 *)g, (const __nv_bfloat16 *)mask, total);
         else
-            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)g, (const float *)mask,
-                                                                      total);
+            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)g,
+                                                                        (const float *)mask, total);
         return nst_cu_launched("chain mask_kernel", e);
     }
     for (int b0 = 0; b0 < n; b0 += MAX_Z) {
         int nb = n - b0 < MAX_Z ? n - b0 : MAX_Z;
         size_t off = (size_t)b0 * cp * P;
         const float *t = tap + (size_t)b0 * c * P;
-        dim3 grid((unsigned)((P + TILE - 1) / TILE), (unsigned)((cp + TILE - 1) / TILE), (unsigned)nb);
+        dim3 grid((unsigned)((P + TILE - 1) / TILE), (unsigned)((cp + TILE - 1) / TILE),
+                  (unsigned)nb);
         dim3 block(TILE, ROWS);
         if (bf)
-            add_tap_kernel<<<grid, block, 0, s>>>((__nv_bfloat16 *)g + off, valid, t,
-                                                  mask ? (const __nv_bfloat16 *)mask + off : nullptr,
-                                                  c, cp, P);
+            add_tap_kernel<<<grid, block, 0, s>>>(
+                (__nv_bfloat16 *)g + off, valid, t,
+                mask ? (const __nv_bfloat16 *)mask + off : nullptr, c, cp, P);
         else
-            add_tap_kernel<<<grid, block, 0, s>>>((float *)g + off, valid, t,
-                                                  mask ? (const float *)mask + off : nullptr, c, cp, P);
+            add_tap_kernel<<<grid, block, 0, s>>>(
+                (float *)g + off, valid, t, mask ? (const float *)mask + off : nullptr, c, cp, P);
         if (nst_cu_launched("chain add_tap_kernel", e)) return -1;
     }
     return 0;
 }
 
+// Positional, in the order of struct nst_chain_ops (designated initializers are C++20).
 extern "C" const nst_chain_ops nst_cuda_chain = {
-    chain_active,
-    chain_elem_size,
-    chain_channels,
-    chain_from_nchw,
-    chain_to_nchw,
-    chain_weight_bytes,
-    chain_weights,
-    nst_cu_chain_conv_fwd,
-    nst_cu_chain_conv_bwd,
-    chain_pool_fwd,
-    chain_pool_bwd,
-    chain_grad,
+    chain_elem_size, chain_from_nchw, chain_to_nchw,  chain_weight_bytes, chain_weights,
+    chain_conv_fwd,  chain_conv_bwd,  chain_pool_fwd, chain_pool_bwd,     chain_grad,
 };
-static_assert(sizeof(nst_chain_ops) == 12 * sizeof(void *), "nst_chain_ops changed: update the table");
+static_assert(sizeof(nst_chain_ops) == 10 * sizeof(void *),
+              "nst_chain_ops changed: update the table");

@@ -1,9 +1,8 @@
 // The CUDA context of the process: one device (0), one stream, one cuBLAS and one
-// cuDNN handle bound to it, the precision mode. Everything is created on first use so
-// that loading the library never touches the driver; single-threaded use is assumed
-// (Lua states call in one at a time).
+// cuDNN handle bound to it, and the settings the core gave (precision, conv layout).
+// Everything is created on first use so that loading the library never touches the
+// driver; single-threaded use is assumed (Lua states call in one at a time).
 #include <stdio.h>
-#include <string.h>
 
 #include "cuda_internal.h"
 
@@ -17,9 +16,8 @@ static cudaStream_t g_stream;
 static int g_stream_ok;
 static cublasHandle_t g_cublas;
 static cudnnHandle_t g_cudnn;
-static enum nst_cu_precision g_precision = NST_PREC_TF32;
-enum conv_layout { LAYOUT_AUTO, LAYOUT_NCHW, LAYOUT_NHWC, LAYOUT_CHAIN };
-static enum conv_layout g_layout = LAYOUT_AUTO;
+// Replaced by the core's settings at registration (core/settings.c has the defaults).
+static nst_settings g_settings = {NST_TF32, NST_LAYOUT_AUTO};
 
 int nst_cu_check(cudaError_t err, const char *what, nst_err *e) {
     if (err == cudaSuccess) return 0;
@@ -43,7 +41,7 @@ int nst_cu_launched(const char *kernel, nst_err *e) {
     return nst_cu_check(cudaGetLastError(), kernel, e);
 }
 
-extern "C" int nst_cuda_available(void) {
+int nst_cu_available(void) {
     if (g_available >= 0) return g_available;
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
@@ -65,8 +63,7 @@ int nst_cu_stream(cudaStream_t *s, nst_err *e) {
         *s = g_stream;
         return 0;
     }
-    if (!nst_cuda_available())
-        return nst_fail(e, "CUDA not available: %s", g_unavailable_why);
+    if (!nst_cu_available()) return nst_fail(e, "CUDA not available: %s", g_unavailable_why);
     if (nst_cu_check(cudaSetDevice(0), "cudaSetDevice(0)", e)) return -1;
     // Non-blocking: our stream never waits on the legacy default stream.
     if (nst_cu_check(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking),
@@ -80,7 +77,7 @@ int nst_cu_stream(cudaStream_t *s, nst_err *e) {
 static int apply_cublas_math(cublasHandle_t h, nst_err *e) {
     // fp32: CUBLAS_DEFAULT_MATH never lowers float32 inputs to TF32.
     cublasMath_t mode =
-        g_precision == NST_PREC_FP32 ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH;
+        g_settings.precision == NST_FP32 ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH;
     return nst_cublas_check(cublasSetMathMode(h, mode), "cublasSetMathMode", e);
 }
 
@@ -127,72 +124,29 @@ int nst_cu_cudnn(cudnnHandle_t *h, nst_err *e) {
     return 0;
 }
 
-enum nst_cu_precision nst_cu_precision(void) { return g_precision; }
-
-extern "C" const char *nst_cuda_get_precision(void) {
-    switch (g_precision) {
-    case NST_PREC_FP32: return "fp32";
-    case NST_PREC_BF16: return "bf16";
-    default: return "tf32";
-    }
-}
-
-extern "C" int nst_cuda_set_precision(const char *mode, nst_err *e) {
-    enum nst_cu_precision p;
-    if (mode && strcmp(mode, "fp32") == 0)
-        p = NST_PREC_FP32;
-    else if (mode && strcmp(mode, "tf32") == 0)
-        p = NST_PREC_TF32;
-    else if (mode && strcmp(mode, "bf16") == 0)
-        p = NST_PREC_BF16;
-    else
-        return nst_fail(e, "precision: expected \"fp32\", \"tf32\" or \"bf16\", got \"%s\"",
-                        mode ? mode : "(null)");
-    g_precision = p;
-    // Convolution plans are keyed by precision (cuda_conv.cu); cuBLAS keeps a mode.
-    if (g_cublas) return apply_cublas_math(g_cublas, e);
-    return 0;
-}
+nst_precision nst_cu_precision(void) { return g_settings.precision; }
 
 // "auto" is the layout measured on the H200 so far (kernels/README.md): NCHW until the
 // channels-last paths have been measured there.
-static enum conv_layout effective_layout(void) {
-    if (g_layout != LAYOUT_AUTO) return g_layout;
-    return LAYOUT_NCHW;
+int nst_cu_conv_nhwc(void) {
+    return g_settings.layout == NST_LAYOUT_NHWC || g_settings.layout == NST_LAYOUT_CHAIN;
 }
 
-int nst_cu_conv_nhwc(void) { return effective_layout() != LAYOUT_NCHW; }
-
-int nst_cu_chain_enabled(void) { return effective_layout() == LAYOUT_CHAIN; }
-
-extern "C" const char *nst_cuda_get_conv_layout(void) {
-    switch (g_layout) {
-    case LAYOUT_NCHW: return "nchw";
-    case LAYOUT_NHWC: return "nhwc";
-    case LAYOUT_CHAIN: return "chain";
-    default: return "auto";
-    }
-}
-
-extern "C" int nst_cuda_set_conv_layout(const char *layout, nst_err *e) {
-    if (layout && strcmp(layout, "auto") == 0)
-        g_layout = LAYOUT_AUTO;
-    else if (layout && strcmp(layout, "nchw") == 0)
-        g_layout = LAYOUT_NCHW;
-    else if (layout && strcmp(layout, "nhwc") == 0)
-        g_layout = LAYOUT_NHWC;
-    else if (layout && strcmp(layout, "chain") == 0)
-        g_layout = LAYOUT_CHAIN;
-    else
-        return nst_fail(e, "conv layout: expected \"auto\", \"nchw\", \"nhwc\" or \"chain\", got \"%s\"",
-                        layout ? layout : "(null)");
+int nst_cu_configure(const nst_settings *st, nst_err *e) {
+    if ((int)st->precision < (int)NST_FP32 || (int)st->precision > (int)NST_BF16)
+        return nst_fail(e, "cuda: unknown precision %d", (int)st->precision);
+    if ((int)st->layout < (int)NST_LAYOUT_AUTO || (int)st->layout > (int)NST_LAYOUT_CHAIN)
+        return nst_fail(e, "cuda: unknown conv layout %d", (int)st->layout);
+    g_settings = *st;
+    // Convolution plans are keyed by precision (cuda_conv.cu); cuBLAS keeps a mode.
+    if (g_cublas) return apply_cublas_math(g_cublas, e);
     return 0;
 }
 
 extern "C" int nst_cuda_device_name(char *buf, size_t len) {
     if (!buf || len == 0) return -1;
     buf[0] = '\0';
-    if (!nst_cuda_available()) return -1;
+    if (!nst_cu_available()) return -1;
     cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
         (void)cudaGetLastError();

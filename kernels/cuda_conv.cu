@@ -6,7 +6,7 @@
 // buffers; Find synchronizes and may run every algorithm, so the first call per shape
 // is slow and later calls queue work only. Workspace comes from the arena.
 //
-// Layouts (nst_cuda_set_conv_layout):
+// Layouts (the device's settings, core/settings.h; nst.cuda_set_conv_layout):
 // - channels-last (NHWC): the input is transposed into NHWC scratch (float, or bf16 in
 //   bf16 mode) with channels padded to a multiple of 8, the weights into KRSC; cuDNN
 //   runs its tensor-core kernels on them and the output is transposed back to NCHW
@@ -14,7 +14,7 @@
 // - NCHW: cuDNN on the tensors themselves (fp32 / tf32); in bf16 mode x/dy and w are
 //   converted to bf16 scratch first and the output converted back in the epilogue.
 //
-// Precision (cuda_context.cu): fp32 accepts only FMA-math algorithms (falling back to
+// Precision (the settings; nst.cuda_set_precision): fp32 accepts only FMA-math algorithms (falling back to
 // implicit GEMM), tf32 takes the fastest float algorithm cuDNN offers, bf16 stores
 // activations and weights in bf16 with float accumulation.
 //
@@ -36,9 +36,9 @@ enum dir { DIR_FWD = 0, DIR_BWD_DATA = 1 };
 
 struct Plan {
     int dir, n, c, h, w, k, prec, nhwc; // the key; c and k unpadded
-    int cp, kp;                          // channels as cuDNN sees them (padded when nhwc)
+    int cp, kp; // channels as cuDNN sees them (padded when nhwc)
     cudnnTensorDescriptor_t xd, yd; // x (n,c,h,w), y (n,k,h,w); dx / dy for backward
-    cudnnFilterDescriptor_t wd;     // (k,c,3,3)
+    cudnnFilterDescriptor_t wd; // (k,c,3,3)
     cudnnConvolutionDescriptor_t cd;
     int algo; // cudnnConvolutionFwdAlgo_t or cudnnConvolutionBwdDataAlgo_t
     size_t ws;
@@ -79,10 +79,10 @@ void plan_store(Plan *p) {
 }
 
 int plan_descriptors(Plan *p, nst_err *e) {
-    cudnnDataType_t dt = p->prec == NST_PREC_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
-    cudnnMathType_t math = p->prec == NST_PREC_FP32   ? CUDNN_FMA_MATH
-                           : p->prec == NST_PREC_BF16 ? CUDNN_TENSOR_OP_MATH
-                                                      : CUDNN_DEFAULT_MATH;
+    cudnnDataType_t dt = p->prec == NST_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+    cudnnMathType_t math = p->prec == NST_FP32   ? CUDNN_FMA_MATH
+                           : p->prec == NST_BF16 ? CUDNN_TENSOR_OP_MATH
+                                                 : CUDNN_DEFAULT_MATH;
     if (nst_cudnn_check(cudnnCreateTensorDescriptor(&p->xd), "cudnnCreateTensorDescriptor", e) ||
         nst_cudnn_check(cudnnCreateTensorDescriptor(&p->yd), "cudnnCreateTensorDescriptor", e) ||
         nst_cudnn_check(cudnnCreateFilterDescriptor(&p->wd), "cudnnCreateFilterDescriptor", e) ||
@@ -105,11 +105,8 @@ int plan_descriptors(Plan *p, nst_err *e) {
     return 0;
 }
 
-// Channel count of a channels-last tensor: tensor-core kernels want multiples of 8.
-int pad8(int c) { return (c + 7) / 8 * 8; }
-
 // fp32 mode must not run TF32 tensor-core kernels.
-bool math_allowed(int prec, cudnnMathType_t m) { return prec != NST_PREC_FP32 || m == CUDNN_FMA_MATH; }
+bool math_allowed(int prec, cudnnMathType_t m) { return prec != NST_FP32 || m == CUDNN_FMA_MATH; }
 
 // Largest workspace any algorithm asks for, capped; used as Find's workspace.
 size_t find_workspace(cudnnHandle_t h, const Plan *p) {
@@ -137,7 +134,8 @@ template <typename Perf>
 int pick(Plan *p, const Perf *perf, int returned, cudnnMathType_t *math) {
     int best = -1;
     for (int i = 0; i < returned && best < 0; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType)) best = i;
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && math_allowed(p->prec, perf[i].mathType))
+            best = i;
     if (best < 0) return -1;
     int lean = best;
     for (int i = best + 1; i < returned; i++)
@@ -174,15 +172,17 @@ int plan_choose(cudnnHandle_t h, Plan *p, const void *in, const void *wt, void *
                                                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                          &returned, perf, ws, find_ws);
         if (st == CUDNN_STATUS_SUCCESS) chosen = pick(p, perf, returned, &math);
-        if (chosen < 0 && st == CUDNN_STATUS_SUCCESS) chosen = (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
+        if (chosen < 0 && st == CUDNN_STATUS_SUCCESS)
+            chosen = (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
     }
     nst_cu_free(ws);
-    if (nst_cudnn_check(st, p->dir == DIR_FWD ? "cudnnFindConvolutionForwardAlgorithmEx"
-                                              : "cudnnFindConvolutionBackwardDataAlgorithmEx",
+    if (nst_cudnn_check(st,
+                        p->dir == DIR_FWD ? "cudnnFindConvolutionForwardAlgorithmEx"
+                                          : "cudnnFindConvolutionBackwardDataAlgorithmEx",
                         e))
         return -1;
     // In bf16 mode keep tensor-op math even if Find reported the default.
-    if (p->prec == NST_PREC_BF16 && math == CUDNN_FMA_MATH) math = CUDNN_TENSOR_OP_MATH;
+    if (p->prec == NST_BF16 && math == CUDNN_FMA_MATH) math = CUDNN_TENSOR_OP_MATH;
     if (nst_cudnn_check(cudnnSetConvolutionMathType(p->cd, math), "cudnnSetConvolutionMathType", e))
         return -1;
     p->algo = chosen;
@@ -195,14 +195,15 @@ int plan_choose(cudnnHandle_t h, Plan *p, const void *in, const void *wt, void *
 }
 
 // The plan for this call, made (with Find on these buffers) on first use.
-Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int nhwc,
-               const void *in, const void *wt, void *out, nst_err *e) {
+Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int nhwc, const void *in,
+               const void *wt, void *out, nst_err *e) {
     int prec = (int)nst_cu_precision();
     Plan *p = plan_lookup(d, n, c, hh, w, k, prec, nhwc);
     if (p) return p;
     if (nst_cu_capturing()) {
-        nst_fail(e, "conv3x3: no cuDNN plan yet for %s n=%d c=%d %dx%d k=%d (finding one waits for "
-                    "the device): run the work once before capturing a CUDA graph",
+        nst_fail(e,
+                 "conv3x3: no cuDNN plan yet for %s n=%d c=%d %dx%d k=%d (finding one waits for "
+                 "the device): run the work once before capturing a CUDA graph",
                  d == DIR_FWD ? "forward" : "backward-data", n, c, hh, w, k);
         return NULL;
     }
@@ -212,7 +213,7 @@ Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int n
         return NULL;
     }
     p->dir = d, p->n = n, p->c = c, p->h = hh, p->w = w, p->k = k, p->prec = prec;
-    p->nhwc = nhwc, p->cp = nhwc ? pad8(c) : c, p->kp = nhwc ? pad8(k) : k;
+    p->nhwc = nhwc, p->cp = nhwc ? nst_pad8(c) : c, p->kp = nhwc ? nst_pad8(k) : k;
     if (plan_descriptors(p, e) || plan_choose(h, p, in, wt, out, e)) {
         plan_destroy(p);
         return NULL;
@@ -221,37 +222,21 @@ Plan *plan_get(cudnnHandle_t h, int d, int n, int c, int hh, int w, int k, int n
     return p;
 }
 
-#define GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (size_t)blockDim.x * gridDim.x)
-
 // out = bf16(in), zero where mask (may be NULL) is not > 0.
 __global__ void to_bf16_kernel(__nv_bfloat16 *out, const float *in, const float *mask, size_t n) {
-    GRID_STRIDE(i, n) out[i] = __float2bfloat16(!mask || mask[i] > 0.0f ? in[i] : 0.0f);
+    NST_CU_GRID_STRIDE(i, n) out[i] = __float2bfloat16(!mask || mask[i] > 0.0f ? in[i] : 0.0f);
 }
 
 // y (n,k,hw): y = relu?(src + bias[channel]); src is y itself (float) or the bf16
 // output of a bf16 convolution (ybf != NULL).
 __global__ void epilogue_kernel(float *y, const __nv_bfloat16 *ybf, const float *bias, size_t total,
                                 size_t hw, int k, int relu) {
-    GRID_STRIDE(i, total) {
+    NST_CU_GRID_STRIDE(i, total) {
         float v = ybf ? __bfloat162float(ybf[i]) : y[i];
         if (bias) v += bias[(i / hw) % (size_t)k];
         if (relu) v = v > 0.0f ? v : 0.0f;
         y[i] = v;
     }
-}
-
-int sizes_ok(const char *what, int n, int c, int h, int w, int k, size_t *in_total,
-             size_t *out_total, size_t *w_total, nst_err *e) {
-    if (n < 1 || c < 1 || h < 1 || w < 1 || k < 1)
-        return nst_fail(e, "%s: bad sizes n=%d c=%d h=%d w=%d k=%d", what, n, c, h, w, k);
-    size_t hw, nhw;
-    if (nst_mul_size((size_t)h, (size_t)w, &hw) || nst_mul_size(hw, (size_t)n, &nhw) ||
-        nst_mul_size(nhw, (size_t)c, in_total) || nst_mul_size(nhw, (size_t)k, out_total) ||
-        nst_mul_size((size_t)k * 9, (size_t)c, w_total))
-        return nst_fail(e, "%s: size overflow", what);
-    return 0;
 }
 
 // Scratch of one convolution call, released (stream-ordered) on every exit path.
@@ -282,7 +267,7 @@ int prepare(Scratch &sc, Operands &op, bool bf, bool nhwc, const float *in, cons
     op = {in, w, out};
     if (!bf && !nhwc) {
         if (!mask) return 0;
-        size_t total = P * (size_t)n * (size_t)cin; // checked by sizes_ok
+        size_t total = P * (size_t)n * (size_t)cin; // checked by nst_cu_conv_sizes
         if (!(sc.in = nst_cu_alloc(total * sizeof(float), e)) ||
             nst_cu_relu_bwd((float *)sc.in, in, mask, total, e))
             return -1;
@@ -290,9 +275,10 @@ int prepare(Scratch &sc, Operands &op, bool bf, bool nhwc, const float *in, cons
         return 0;
     }
     size_t esz = bf ? sizeof(__nv_bfloat16) : sizeof(float);
-    int cinp = nhwc ? pad8(cin) : cin, coutp = nhwc ? pad8(cout) : cout;
-    int kp = nhwc ? pad8(k) : k, cp = nhwc ? pad8(c) : c;
-    size_t nP = P * (size_t)n, in_n, out_n, w_n, in_b, out_b, w_b; // nP checked by sizes_ok
+    int cinp = nhwc ? nst_pad8(cin) : cin, coutp = nhwc ? nst_pad8(cout) : cout;
+    int kp = nhwc ? nst_pad8(k) : k, cp = nhwc ? nst_pad8(c) : c;
+    size_t nP = P * (size_t)n, in_n, out_n, w_n, in_b, out_b,
+           w_b; // nP checked by nst_cu_conv_sizes
     if (nst_mul_size(nP, (size_t)cinp, &in_n) || nst_mul_size(nP, (size_t)coutp, &out_n) ||
         nst_mul_size((size_t)kp * 9, (size_t)cp, &w_n) || nst_mul_size(in_n, esz, &in_b) ||
         nst_mul_size(out_n, esz, &out_b) || nst_mul_size(w_n, esz, &w_b))
@@ -307,10 +293,10 @@ int prepare(Scratch &sc, Operands &op, bool bf, bool nhwc, const float *in, cons
                    ? -1
                    : 0;
     to_bf16_kernel<<<nst_cu_blocks(in_n), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.in, in, mask,
-                                                                   in_n);
+                                                                  in_n);
     if (nst_cu_launched("to_bf16_kernel", e)) return -1;
     to_bf16_kernel<<<nst_cu_blocks(w_n), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)sc.w, w, nullptr,
-                                                                  w_n);
+                                                                 w_n);
     return nst_cu_launched("to_bf16_kernel", e);
 }
 
@@ -319,7 +305,7 @@ int prepare(Scratch &sc, Operands &op, bool bf, bool nhwc, const float *in, cons
 // place.
 int finish(const Scratch &sc, bool bf, bool nhwc, float *out, const float *bias, int relu, int n,
            int cout, size_t P, cudaStream_t s, nst_err *e) {
-    if (nhwc) return nst_cu_from_nhwc(out, sc.out, bf, bias, relu, n, cout, pad8(cout), P, e);
+    if (nhwc) return nst_cu_from_nhwc(out, sc.out, bf, bias, relu, n, cout, nst_pad8(cout), P, e);
     if (!bf && !bias && !relu) return 0;
     size_t total = P * (size_t)n * (size_t)cout;
     epilogue_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(
@@ -327,11 +313,13 @@ int finish(const Scratch &sc, bool bf, bool nhwc, float *out, const float *bias,
     return nst_cu_launched("epilogue_kernel", e);
 }
 
-// Queues one convolution with its plan (made on first use): forward reads in = x and
-// writes out = y; backward-data reads in = dy and writes out = dx. Workspace from the
-// arena, released stream-ordered.
-int run_conv(int dir, int n, int c, int h, int wd, int k, int nhwc, const void *in, const void *w,
-             void *out, nst_err *e) {
+} // namespace
+
+// Queues one convolution (see cuda_internal.h); workspace from the arena, released
+// stream-ordered.
+int nst_cu_conv_run(int backward, int n, int c, int h, int wd, int k, int nhwc, const void *in,
+                    const void *w, void *out, nst_err *e) {
+    int dir = backward ? DIR_BWD_DATA : DIR_FWD;
     cudnnHandle_t hd;
     if (nst_cu_cudnn(&hd, e)) return -1;
     Plan *p = plan_get(hd, dir, n, c, h, wd, k, nhwc, in, w, out, e);
@@ -339,34 +327,45 @@ int run_conv(int dir, int n, int c, int h, int wd, int k, int nhwc, const void *
     void *ws = NULL;
     if (p->ws && !(ws = nst_cu_alloc(p->ws, e))) return -1;
     const float one = 1.0f, zero = 0.0f;
-    cudnnStatus_t st =
-        dir == DIR_FWD
-            ? cudnnConvolutionForward(hd, &one, p->xd, in, p->wd, w, p->cd,
-                                      (cudnnConvolutionFwdAlgo_t)p->algo, ws, p->ws, &zero, p->yd, out)
-            : cudnnConvolutionBackwardData(hd, &one, p->wd, w, p->yd, in, p->cd,
-                                           (cudnnConvolutionBwdDataAlgo_t)p->algo, ws, p->ws, &zero,
-                                           p->xd, out);
+    cudnnStatus_t st = dir == DIR_FWD
+                           ? cudnnConvolutionForward(hd, &one, p->xd, in, p->wd, w, p->cd,
+                                                     (cudnnConvolutionFwdAlgo_t)p->algo, ws, p->ws,
+                                                     &zero, p->yd, out)
+                           : cudnnConvolutionBackwardData(hd, &one, p->wd, w, p->yd, in, p->cd,
+                                                          (cudnnConvolutionBwdDataAlgo_t)p->algo,
+                                                          ws, p->ws, &zero, p->xd, out);
     nst_cu_free(ws);
-    return nst_cudnn_check(st, dir == DIR_FWD ? "cudnnConvolutionForward" : "cudnnConvolutionBackwardData",
-                           e);
+    return nst_cudnn_check(
+        st, dir == DIR_FWD ? "cudnnConvolutionForward" : "cudnnConvolutionBackwardData", e);
 }
 
+int nst_cu_conv_sizes(const char *what, int n, int c, int h, int w, int k, nst_err *e) {
+    if (n < 1 || c < 1 || h < 1 || w < 1 || k < 1)
+        return nst_fail(e, "%s: bad sizes n=%d c=%d h=%d w=%d k=%d", what, n, c, h, w, k);
+    size_t hw, nhw, total;
+    if (nst_mul_size((size_t)h, (size_t)w, &hw) || nst_mul_size(hw, (size_t)n, &nhw) ||
+        nst_mul_size(nhw, (size_t)c, &total) || nst_mul_size(nhw, (size_t)k, &total) ||
+        nst_mul_size((size_t)k * 9, (size_t)c, &total))
+        return nst_fail(e, "%s: size overflow", what);
+    return 0;
+}
+
+namespace {
+
 // One convolution on nst's NCHW float tensors in either direction (in, out as in
-// run_conv; mask as in prepare), in the current precision and layout.
+// nst_cu_conv_run; mask as in prepare), in the current precision and layout.
 int conv_call(const char *what, int dir, float *out, const float *in, const float *mask,
               const float *w, const float *bias, int relu, int n, int c, int h, int wd, int k,
               nst_err *e) {
     cudaStream_t s;
-    size_t in_total, out_total, w_total;
-    if (sizes_ok(what, n, c, h, wd, k, &in_total, &out_total, &w_total, e) || nst_cu_stream(&s, e))
-        return -1;
+    if (nst_cu_conv_sizes(what, n, c, h, wd, k, e) || nst_cu_stream(&s, e)) return -1;
     Scratch sc;
     Operands op;
-    bool bf = nst_cu_precision() == NST_PREC_BF16, nhwc = nst_cu_conv_nhwc() != 0;
+    bool bf = nst_cu_precision() == NST_BF16, nhwc = nst_cu_conv_nhwc() != 0;
     size_t P = (size_t)h * wd;
     int cin = dir == DIR_FWD ? c : k, cout = dir == DIR_FWD ? k : c;
     if (prepare(sc, op, bf, nhwc, in, mask, n, cin, cout, P, w, k, c, out, s, e) ||
-        run_conv(dir, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e))
+        nst_cu_conv_run(dir == DIR_BWD_DATA, n, c, h, wd, k, nhwc, op.in, op.w, op.out, e))
         return -1;
     return finish(sc, bf, nhwc, out, bias, relu, n, cout, P, s, e);
 }
@@ -381,8 +380,8 @@ int nst_cu_conv3x3_fwd(float *y, const float *x, const float *w, const float *bi
 // Backward-data reads dy (n,k,h,w), masked by relu_y, and writes dx (n,c,h,w).
 int nst_cu_conv3x3_bwd_data(float *dx, const float *dy, const float *relu_y, const float *w, int n,
                             int c, int h, int wd, int k, nst_err *e) {
-    return conv_call("conv3x3_bwd_data", DIR_BWD_DATA, dx, dy, relu_y, w, nullptr, 0, n, c, h, wd, k,
-                     e);
+    return conv_call("conv3x3_bwd_data", DIR_BWD_DATA, dx, dy, relu_y, w, nullptr, 0, n, c, h, wd,
+                     k, e);
 }
 
 extern "C" int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max) {
@@ -391,32 +390,11 @@ extern "C" int nst_cuda_conv_plans(nst_cuda_conv_plan *out, int max) {
         const Plan *p = g_plans[i];
         out[n].backward = p->dir == DIR_BWD_DATA;
         out[n].n = p->n, out[n].c = p->c, out[n].h = p->h, out[n].w = p->w, out[n].k = p->k;
-        out[n].precision = p->prec == NST_PREC_FP32 ? "fp32" : p->prec == NST_PREC_BF16 ? "bf16" : "tf32";
+        out[n].precision = (nst_precision)p->prec;
         out[n].nhwc = p->nhwc;
         out[n].algo = p->algo;
         out[n].workspace = p->ws;
         out[n].ms = p->ms;
     }
     return n;
-}
-
-// ---- the channels-last chain's convolutions (cuda_chain.cu): x, y, dx, dy are NHWC
-// buffers with padded channels in the chain's element type, wp the weights in KRSC. ----
-
-int nst_cu_chain_conv_fwd(void *y, const void *x, const void *wp, const float *bias, int n, int c,
-                          int h, int wd, int k, int relu, nst_err *e) {
-    size_t in_total, out_total, w_total;
-    if (sizes_ok("chain conv3x3", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-        run_conv(DIR_FWD, n, c, h, wd, k, 1, x, wp, y, e))
-        return -1;
-    return nst_cu_chain_bias_relu(y, bias, (size_t)n * h * wd, k, relu, e);
-}
-
-int nst_cu_chain_conv_bwd(void *dx, const void *dy, const void *wp, int n, int c, int h, int wd,
-                          int k, nst_err *e) {
-    size_t in_total, out_total, w_total;
-    return sizes_ok("chain conv3x3_bwd_data", n, c, h, wd, k, &in_total, &out_total, &w_total, e) ||
-                   run_conv(DIR_BWD_DATA, n, c, h, wd, k, 1, dy, wp, dx, e)
-               ? -1
-               : 0;
 }

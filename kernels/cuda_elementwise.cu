@@ -5,38 +5,35 @@
 #include <math.h>
 
 #include "cuda_internal.h"
-#include "elementwise.h" // after cuda_internal.h, which includes backend.h with C linkage
-
-#define GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (size_t)blockDim.x * gridDim.x)
+#include "core/elementwise.h" // after cuda_internal.h, which includes backend.h with C linkage
 
 __global__ void fill_kernel(float *out, size_t n, float v) {
-    GRID_STRIDE(i, n) out[i] = v;
+    NST_CU_GRID_STRIDE(i, n) out[i] = v;
 }
 
 // a_step / b_step are 0 for a one-element (device scalar) operand, else 1.
 __global__ void binary_kernel(float *out, const float *a, size_t a_step, const float *b,
                               size_t b_step, size_t n, nst_binop op) {
-    GRID_STRIDE(i, n) out[i] = nst_binop_apply(op, a[i * a_step], b[i * b_step]);
+    NST_CU_GRID_STRIDE(i, n) out[i] = nst_binop_apply(op, a[i * a_step], b[i * b_step]);
 }
 
 __global__ void binary_scalar_kernel(float *out, const float *a, size_t n, float s, int reversed,
                                      nst_binop op) {
-    GRID_STRIDE(i, n) out[i] = reversed ? nst_binop_apply(op, s, a[i]) : nst_binop_apply(op, a[i], s);
+    NST_CU_GRID_STRIDE(i, n)
+        out[i] = reversed ? nst_binop_apply(op, s, a[i]) : nst_binop_apply(op, a[i], s);
 }
 
 __global__ void unary_kernel(float *out, const float *a, size_t n, nst_unop op) {
-    GRID_STRIDE(i, n) out[i] = nst_unop_apply(op, a[i]);
+    NST_CU_GRID_STRIDE(i, n) out[i] = nst_unop_apply(op, a[i]);
 }
 
 __global__ void axpy_kernel(float *y, const float *x, size_t n, float alpha) {
-    GRID_STRIDE(i, n) y[i] += alpha * x[i];
+    NST_CU_GRID_STRIDE(i, n) y[i] += alpha * x[i];
 }
 
 // As torch.clamp: min first, then max; NaN stays NaN.
 __global__ void clamp_kernel(float *out, const float *a, size_t n, float lo, float hi) {
-    GRID_STRIDE(i, n) {
+    NST_CU_GRID_STRIDE(i, n) {
         float x = a[i];
         if (x < lo) x = lo;
         if (x > hi) x = hi;
@@ -45,11 +42,11 @@ __global__ void clamp_kernel(float *out, const float *a, size_t n, float lo, flo
 }
 
 __global__ void relu_fwd_kernel(float *y, const float *x, size_t n) {
-    GRID_STRIDE(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    NST_CU_GRID_STRIDE(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 __global__ void relu_bwd_kernel(float *dx, const float *dy, const float *y, size_t n) {
-    GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    NST_CU_GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 struct affine_params {
@@ -62,7 +59,7 @@ struct affine_params {
 __global__ void channel_affine_kernel(float *out, const float *x, size_t batch, size_t hw,
                                       affine_params p) {
     size_t total = batch * hw;
-    GRID_STRIDE(i, total) {
+    NST_CU_GRID_STRIDE(i, total) {
         size_t b = i / hw, pos = i - b * hw;
         const float *xb = x + b * 3 * hw + pos;
         float in[3] = {xb[0], xb[hw], xb[2 * hw]};
@@ -77,7 +74,7 @@ __global__ void channel_affine_kernel(float *out, const float *x, size_t batch, 
 __global__ void adam_kernel(float *x, const float *g, float *m, float *v, size_t n, float beta1,
                             float beta2, float a1, float a2, float eps, float step_size,
                             float bc2_sqrt) {
-    GRID_STRIDE(i, n)
+    NST_CU_GRID_STRIDE(i, n)
         nst_adam_update(&x[i], g[i], &m[i], &v[i], beta1, beta2, a1, a2, eps, step_size, bc2_sqrt);
 }
 
@@ -93,7 +90,7 @@ __global__ void adam_counted_kernel(float *x, const float *g, float *m, float *v
         bc2_sqrt = (float)sqrt(1.0 - pow((double)beta2, t));
     }
     __syncthreads();
-    GRID_STRIDE(i, n)
+    NST_CU_GRID_STRIDE(i, n)
         nst_adam_update(&x[i], g[i], &m[i], &v[i], beta1, beta2, a1, a2, eps, step_size, bc2_sqrt);
 }
 
@@ -193,8 +190,8 @@ int nst_cu_channel_affine(float *out, const float *x, int batch, size_t hw, cons
     if (nst_mul_size((size_t)batch, hw, &total))
         return nst_fail(e, "channel_affine: size overflow");
     if (total == 0) return 0;
-    channel_affine_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(out, x, (size_t)batch,
-                                                                         hw, p);
+    channel_affine_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(out, x, (size_t)batch, hw,
+                                                                          p);
     return nst_cu_launched("channel_affine_kernel", e);
 }
 

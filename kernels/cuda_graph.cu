@@ -65,9 +65,10 @@ extern "C" int nst_cuda_graph_end(nst_cuda_graph **out, nst_err *e) {
     nst_cuda_graph *g = NULL;
     if (err != cudaSuccess || !graph) {
         (void)cudaGetLastError();
-        rc = nst_fail(e, "cuda_graph: the capture failed (%s): the function did something that "
-                         "cannot be captured (waited for the device, read it, or copied from "
-                         "the host)",
+        rc = nst_fail(e,
+                      "cuda_graph: the capture failed (%s): the function did something that "
+                      "cannot be captured (waited for the device, read it, or copied from "
+                      "the host)",
                       cudaGetErrorString(err));
     } else if (!(g = new (std::nothrow) nst_cuda_graph())) {
         rc = nst_fail(e, "cuda_graph: out of host memory");
@@ -100,8 +101,7 @@ extern "C" void nst_cuda_graph_free(nst_cuda_graph *g) {
     if (g_capturing) { // destroying waits for the device: not now
         try {
             g_deferred.push_back(g);
-        } catch (const std::bad_alloc &) {
-        }
+        } catch (const std::bad_alloc &) {}
         return;
     }
     destroy(g);

@@ -27,7 +27,8 @@ __device__ inline float load(const __nv_bfloat16 *p) { return __bfloat162float(*
 // in (n, c, P) float -> out (n, P, cp) T; channels c..cp-1 are written as zero, and so
 // is every element whose mask (n, c, P) is not > 0 (a ReLU's backward; mask may be NULL).
 template <typename T>
-__global__ void to_nhwc_kernel(T *out, const float *in, const float *mask, int c, int cp, size_t P) {
+__global__ void to_nhwc_kernel(T *out, const float *in, const float *mask, int c, int cp,
+                               size_t P) {
     __shared__ float tile[TILE][TILE + 1];
     size_t p0 = (size_t)blockIdx.x * TILE;
     int c0 = blockIdx.y * TILE;
@@ -107,8 +108,7 @@ int nst_cu_to_nhwc(void *out, int bf16, const float *in, const float *mask, int 
         dim3 grid = tile_grid(P, cp, nb), block(TILE, ROWS);
         if (bf16)
             to_nhwc_kernel<<<grid, block, 0, s>>>((__nv_bfloat16 *)out + off, src, msk, c, cp, P);
-        else
-            to_nhwc_kernel<<<grid, block, 0, s>>>((float *)out + off, src, msk, c, cp, P);
+        else to_nhwc_kernel<<<grid, block, 0, s>>>((float *)out + off, src, msk, c, cp, P);
         if (nst_cu_launched("to_nhwc_kernel", e)) return -1;
     }
     return 0;
@@ -127,8 +127,8 @@ int nst_cu_from_nhwc(float *out, const void *in, int bf16, const float *bias, in
             from_nhwc_kernel<<<grid, block, 0, s>>>(dst, (const __nv_bfloat16 *)in + off, bias,
                                                     relu, k, kp, P);
         else
-            from_nhwc_kernel<<<grid, block, 0, s>>>(dst, (const float *)in + off, bias, relu, k,
-                                                    kp, P);
+            from_nhwc_kernel<<<grid, block, 0, s>>>(dst, (const float *)in + off, bias, relu, k, kp,
+                                                    P);
         if (nst_cu_launched("from_nhwc_kernel", e)) return -1;
     }
     return 0;
@@ -140,10 +140,10 @@ int nst_cu_weights_krsc(void *out, int bf16, const float *w, int k, int c, int k
     if (nst_cu_stream(&s, e)) return -1;
     size_t total = (size_t)kp * 9 * cp;
     if (bf16)
-        weights_krsc_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(
-            (__nv_bfloat16 *)out, w, k, c, kp, cp);
+        weights_krsc_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)out, w,
+                                                                            k, c, kp, cp);
     else
         weights_krsc_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)out, w, k, c,
-                                                                           kp, cp);
+                                                                            kp, cp);
     return nst_cu_launched("weights_krsc_kernel", e);
 }

@@ -4,10 +4,6 @@
 // inputs in the odd last row/column get zero gradient.
 #include "cuda_internal.h"
 
-#define GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (size_t)blockDim.x * gridDim.x)
-
 // Index 0..3 of the first maximum of the window whose top-left is w0 (row stride wd);
 // a NaN wins over numbers (the last NaN if several), as in PyTorch and the CPU backend.
 __device__ __forceinline__ int window_argmax(const float *w0, int wd) {
@@ -22,7 +18,7 @@ __device__ __forceinline__ int window_argmax(const float *w0, int wd) {
 // y (planes, h/2, w/2) from x (planes, h, w); one thread per output.
 __global__ void pool_fwd_kernel(float *y, const float *x, size_t total, int h, int wd, int ho,
                                 int wo, int is_max) {
-    GRID_STRIDE(o, total) {
+    NST_CU_GRID_STRIDE(o, total) {
         size_t plane = o / ((size_t)ho * wo);
         size_t r = o % ((size_t)ho * wo);
         int oi = (int)(r / wo), oj = (int)(r % wo);
@@ -39,7 +35,7 @@ __global__ void pool_fwd_kernel(float *y, const float *x, size_t total, int h, i
 // dx (planes, h, w); one thread per input element, so every element is written.
 __global__ void pool_bwd_kernel(float *dx, const float *dy, const float *x, size_t total, int h,
                                 int wd, int ho, int wo, int is_max) {
-    GRID_STRIDE(idx, total) {
+    NST_CU_GRID_STRIDE(idx, total) {
         size_t plane = idx / ((size_t)h * wd);
         size_t r = idx % ((size_t)h * wd);
         int i = (int)(r / wd), j = (int)(r % wd);
@@ -59,8 +55,8 @@ __global__ void pool_bwd_kernel(float *dx, const float *dy, const float *x, size
     }
 }
 
-static int pool_sizes(int planes, int h, int wd, nst_pool mode, size_t *in_total,
-                      size_t *out_total, nst_err *e) {
+static int pool_sizes(int planes, int h, int wd, nst_pool mode, size_t *in_total, size_t *out_total,
+                      nst_err *e) {
     if (mode != NST_POOL_MAX && mode != NST_POOL_AVG)
         return nst_fail(e, "pool: unknown mode %d", (int)mode);
     if (planes < 1 || h < 2 || wd < 2)
@@ -74,7 +70,8 @@ static int pool_sizes(int planes, int h, int wd, nst_pool mode, size_t *in_total
     return 0;
 }
 
-int nst_cu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_pool mode, nst_err *e) {
+int nst_cu_pool_fwd(float *y, const float *x, int planes, int h, int wd, nst_pool mode,
+                    nst_err *e) {
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     size_t in_total, out_total;

@@ -31,7 +31,8 @@ __device__ __forceinline__ float identity_of(int how) {
 __device__ float block_combine(float v, int how) {
     __shared__ float warp_vals[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    for (int off = 16; off > 0; off >>= 1) v = combine2(how, v, __shfl_down_sync(0xffffffffu, v, off));
+    for (int off = 16; off > 0; off >>= 1)
+        v = combine2(how, v, __shfl_down_sync(0xffffffffu, v, off));
     if (lane == 0) warp_vals[warp] = v;
     __syncthreads();
     int nwarps = blockDim.x >> 5;
@@ -42,14 +43,10 @@ __device__ float block_combine(float v, int how) {
     return v;
 }
 
-#define GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (size_t)blockDim.x * gridDim.x)
-
 __global__ void reduce_partial_kernel(float *partials, const float *a, size_t n, nst_reduce op) {
     int how = op == NST_MIN ? COMBINE_MIN : op == NST_MAX ? COMBINE_MAX : COMBINE_SUM;
     float acc = identity_of(how);
-    GRID_STRIDE(i, n) {
+    NST_CU_GRID_STRIDE(i, n) {
         float x = a[i];
         acc = combine2(how, acc, op == NST_SUMSQ ? x * x : x);
     }
@@ -59,7 +56,7 @@ __global__ void reduce_partial_kernel(float *partials, const float *a, size_t n,
 
 __global__ void dot_partial_kernel(float *partials, const float *a, const float *b, size_t n) {
     float acc = 0.0f;
-    GRID_STRIDE(i, n) acc += a[i] * b[i];
+    NST_CU_GRID_STRIDE(i, n) acc += a[i] * b[i];
     acc = block_combine(acc, COMBINE_SUM);
     if (threadIdx.x == 0) partials[blockIdx.x] = acc;
 }
@@ -68,7 +65,7 @@ __global__ void dot_partial_kernel(float *partials, const float *a, const float 
 __global__ void mse_partial_kernel(float *partials, float *grad, const float *f, const float *p,
                                    size_t n, float scale) {
     float acc = 0.0f;
-    GRID_STRIDE(i, n) {
+    NST_CU_GRID_STRIDE(i, n) {
         float d = f[i] - p[i];
         acc += d * d;
         if (grad) grad[i] = scale * d;
@@ -88,11 +85,11 @@ __device__ __forceinline__ float tv_deriv(float d, int l1) {
     return l1 ? (float)((d > 0.0f) - (d < 0.0f)) : 2.0f * d;
 }
 
-__global__ void tv_partial_kernel(float *partials, float *grad, const float *x, size_t total,
-                                  int h, int w, int l1, float scale) {
+__global__ void tv_partial_kernel(float *partials, float *grad, const float *x, size_t total, int h,
+                                  int w, int l1, float scale) {
     size_t hw = (size_t)h * w;
     float acc = 0.0f;
-    GRID_STRIDE(idx, total) {
+    NST_CU_GRID_STRIDE(idx, total) {
         size_t r = idx % hw;
         int i = (int)(r / w), j = (int)(r % w);
         float x0 = x[idx], g = 0.0f;
@@ -128,8 +125,8 @@ static int partial_blocks(size_t n) {
 }
 
 // Queues pass 2 and releases the partials (whether or not the launch worked).
-static int finish(float *out1, float *partials, int count, int how, float scale,
-                  const char *pass1, cudaStream_t s, nst_err *e) {
+static int finish(float *out1, float *partials, int count, int how, float scale, const char *pass1,
+                  cudaStream_t s, nst_err *e) {
     int rc = nst_cu_launched(pass1, e);
     if (rc == 0) {
         finish_kernel<<<1, NST_CU_THREADS, 0, s>>>(out1, partials, count, how, scale);

@@ -1,5 +1,5 @@
--- The VGG's channels-last chain code path (src/vgg.c, used by the CUDA backend) run on
--- the CPU (nst.cpu_set_chain, src/cpu_chain.c) against the plain NCHW path: same taps,
+-- The VGG's channels-last chain code path (src/model/vgg_chain.c, used by the CUDA backend) run on
+-- the CPU (nst.cpu_set_chain, src/cpu/cpu_chain.c) against the plain NCHW path: same taps,
 -- same input gradients. Covers padded channels (3 -> 8), batches, odd sizes, both
 -- poolings, taps at pools, a conv tap (the network then runs unchained), and gradients
 -- arriving at layers that were run but not tapped.

@@ -1,18 +1,15 @@
--- Loss history as CSV and as an SVG line plot (log-scale y). Both are written to a
--- temporary name and renamed, so a reader never sees a half-written file.
+-- Loss history as CSV and as an SVG line plot (log-scale y). Both are written by nst's
+-- one atomic writer (core.write_atomic, src/io/atomic_file.h), so a reader never sees a
+-- half-written file and a failed write leaves the old one as it was.
 -- history: a list of {iteration =, content =, style = {layer = v}, tv =, total =} with
 -- history.style_layers giving the column order (as nst.transfer returns it).
+local core = require "nst.core"
+
 local M = {}
 
 local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then error(("nst.plot: cannot write %s: %s"):format(path, err), 3) end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then os.remove(tmp); error(("nst.plot: cannot write %s: %s"):format(path, werr), 3) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); error(("nst.plot: cannot rename to %s: %s"):format(path, rerr), 3) end
+  local ok, err = pcall(core.write_atomic, path, text)
+  if not ok then error("nst.plot: " .. err, 3) end
 end
 
 local function style_layers(history)

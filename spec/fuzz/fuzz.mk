@@ -25,13 +25,13 @@ FCFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp -Wall -Wextra -Werror \
            -Wno-unused-parameter -Isrc -I$(LUA_INC) -Ikernels
 FLIBS    = -lpng -lz -ljpeg -lcjson -lopenblas -lm -fopenmp
 
-# The C core without Lua: every src/*.c except the Lua bindings (lnst*.c), built without
-# -DNST_WITH_CUDA, into a static archive, so that a target links only the objects it
-# needs (tensor.c, the CPU backend, ops.c, the readers, half.c, ...) and new core files
-# are picked up without editing this file. src/cpu_arena.c (a caching allocator) is
-# replaced by spec/fuzz/fuzz_arena.c, exact-size malloc/free, so that ASan sees every
-# tensor's true bounds and lifetime.
-CORE_SRCS = $(filter-out src/lnst%.c src/cpu_arena.c,$(wildcard src/*.c))
+# The C core without Lua: every src/<layer>/*.c except the Lua bindings (src/bindings/),
+# built without -DNST_WITH_CUDA, into a static archive, so that a target links only the
+# objects it needs (the tensor core, the CPU backend, the readers, ...) and new core
+# files are picked up without editing this file. src/cpu/cpu_arena.c (a caching
+# allocator) is replaced by spec/fuzz/fuzz_arena.c, exact-size malloc/free, so that ASan
+# sees every tensor's true bounds and lifetime.
+CORE_SRCS = $(filter-out src/bindings/%.c src/cpu/cpu_arena.c,$(wildcard src/*/*.c))
 CORE_OBJS = $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRCS))
 CORE_LIB  = $(FUZZ_BUILD)/libnstcore.a
 ARENA_OBJ = $(FUZZ_BUILD)/obj/fuzz_arena.o
@@ -50,20 +50,23 @@ RUNS = $(patsubst %,run-%,$(TARGETS))
 
 all: $(BINS)
 
-$(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) $(FUZZ_DIR)/fuzz.mk
+# -MMD -MP: each object lists the headers it read, so a header change rebuilds it.
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(FUZZ_DIR)/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FCFLAGS) $(SAN_LIB) -c $< -o $@
+	$(CLANG) $(FCFLAGS) $(SAN_LIB) -MMD -MP -c $< -o $@
 
-$(ARENA_OBJ): $(FUZZ_DIR)/fuzz_arena.c $(wildcard src/*.h) $(FUZZ_DIR)/fuzz.mk
+$(ARENA_OBJ): $(FUZZ_DIR)/fuzz_arena.c $(FUZZ_DIR)/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FCFLAGS) $(SAN_LIB) -c $< -o $@
+	$(CLANG) $(FCFLAGS) $(SAN_LIB) -MMD -MP -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: $(FUZZ_DIR)/fuzz_%.c $(ARENA_OBJ) $(CORE_LIB) $(wildcard src/*.h)
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_DIR)/fuzz_%.c $(ARENA_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FCFLAGS) $(SAN) $< $(ARENA_OBJ) $(CORE_LIB) -o $@ $(FLIBS)
+	$(CLANG) $(FCFLAGS) $(SAN) -MMD -MP $< $(ARENA_OBJ) $(CORE_LIB) -o $@ $(FLIBS)
+
+-include $(CORE_OBJS:.o=.d) $(ARENA_OBJ:.o=.d) $(BINS:=.d)
 
 run: $(RUNS)
 

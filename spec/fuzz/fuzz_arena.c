@@ -1,11 +1,11 @@
-// Stand-in for src/cpu_arena.c in the fuzz targets only: every block is its own
+// Stand-in for src/cpu/cpu_arena.c in the fuzz targets only: every block is its own
 // exact-size allocation, freed at once. The real arena rounds big blocks up to 64 KiB
 // and keeps them cached after free, which would hide from AddressSanitizer a write past
 // a tensor's end or a use after free, and would hold up to 2 GiB of idle blocks, which
 // libFuzzer's -rss_limit_mb would report as an out-of-memory.
 #include <stdlib.h>
 
-#include "cpu.h"
+#include "cpu/cpu.h"
 
 void *nst_cpu_arena_alloc(size_t bytes, nst_err *e) {
     void *p = NULL;
@@ -19,7 +19,3 @@ void *nst_cpu_arena_alloc(size_t bytes, nst_err *e) {
 }
 
 void nst_cpu_arena_free(void *p) { free(p); }
-
-void nst_cpu_arena_trim(void) {}
-
-size_t nst_cpu_arena_cached(void) { return 0; }

@@ -3,10 +3,12 @@
 #ifndef NST_FUZZ_IMAGE_H
 #define NST_FUZZ_IMAGE_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "io/image.h"
 
 typedef int (*fuzz_info_fn)(FILE *f, const char *path, nst_image_info *info, nst_err *e);
 typedef nst_tensor *(*fuzz_read_fn)(FILE *f, const char *path, nst_err *e);
@@ -20,8 +22,8 @@ static inline void fuzz_names_file(const nst_err *e, const char *name) {
     if (!e->msg[0] || !strstr(e->msg, name)) __builtin_trap();
 }
 
-// Runs info and read on buf (a writable private copy of the input: fmemopen wants one,
-// and ASan then catches reads one byte past the input exactly); buf is left unchanged.
+// Runs info and read on buf (size >= 1 bytes; fmemopen wants a writable buffer, so
+// pass a private copy, see fuzz_image_copy); buf is left unchanged.
 static inline void fuzz_image_run(unsigned char *buf, size_t size, const char *name,
                                   fuzz_info_fn info_fn, fuzz_read_fn read_fn) {
     FILE *f = fmemopen(buf, size, "rb");
@@ -47,6 +49,15 @@ static inline void fuzz_image_run(unsigned char *buf, size_t size, const char *n
         fuzz_names_file(&e, name);
     }
     fclose(f);
+}
+
+// A private copy of the fuzzer's input (NULL for an empty input, which fmemopen refuses):
+// writable for fmemopen, and exactly size bytes, so ASan catches a read one byte past it.
+static inline unsigned char *fuzz_image_copy(const uint8_t *data, size_t size) {
+    if (size == 0) return NULL;
+    unsigned char *buf = malloc(size);
+    if (buf) memcpy(buf, data, size);
+    return buf;
 }
 
 #endif

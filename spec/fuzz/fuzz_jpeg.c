@@ -1,4 +1,4 @@
-// libFuzzer target for the JPEG reader (src/image_jpeg.c): the input bytes are the file.
+// libFuzzer target for the JPEG reader (src/io/image_jpeg.c): the input bytes are the file.
 // Both entry points run on every input: nst_jpeg_info (header only) and nst_jpeg_read
 // (full decode). Any tensor returned is freed, so leaks show up in LeakSanitizer.
 #include <stdint.h>
@@ -14,10 +14,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size == 0) return 0; // fmemopen refuses an empty buffer
-    unsigned char *buf = malloc(size);
+    unsigned char *buf = fuzz_image_copy(data, size);
     if (!buf) return 0;
-    memcpy(buf, data, size);
     fuzz_image_run(buf, size, "fuzz.jpg", nst_jpeg_info, nst_jpeg_read);
     free(buf);
     return 0;

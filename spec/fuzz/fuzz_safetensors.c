@@ -1,5 +1,5 @@
-// libFuzzer target for the safetensors reader (src/safetensors.c): the input bytes are
-// the file. The reader works on a path (open + pread), so each input is written to one
+// libFuzzer target for the safetensors reader (src/io/safetensors_read.c and
+// safetensors_header.c): the input bytes are the file. The reader works on a path (open + pread), so each input is written to one
 // file per process in /dev/shm (memory, not disk), then opened, every tensor read and
 // freed, and the file closed; LeakSanitizer sees anything left behind. Each input runs
 // again with its u64 header length set to where its JSON really ends, when that differs.
@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static char path[64];
 
