@@ -80,7 +80,7 @@ $(BUILD)/obj/kernels/%.o: kernels/%.cu Makefile $(FLAGS_STAMP)
 
 # Debian packages the build and the tests need (installed when missing and root).
 DEB_PKGS = lua5.4 liblua5.4-dev luarocks lua-busted libpng-dev libjpeg-dev libopenblas-dev \
-           libcjson-dev python3-torch python3-protobuf
+           libcjson-dev lua-dkjson python3-torch python3-protobuf
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -6,7 +6,7 @@
 --   metadata  nst_state: a JSON object (see lua/README.md, "The run state")
 --     format "nst-run-state", version 1
 --     iteration  the last iteration done; scale  the index of the scale being run (1)
---     rng        the generator's state (4 × 64-bit, hex), where the core exposes it
+--     rng        the generator's state (4 × 64-bit, hex; nst.rng_state)
 --     optimizer  {name = "adam", t, lr} | {name = "lbfgs", nIter, funcEval, Hdiag, t, f_old, f, stalled, ndirs}
 --     history    the rows recorded so far (as nst.transfer returns them)
 --     run        what defines the run: {key = canonical string}, compared on resume
@@ -189,7 +189,7 @@ function M.save(run, path)
   local rows = {}
   for i, r in ipairs(run.history) do rows[i] = r end
   local doc = {format = M.FORMAT, version = M.VERSION, iteration = run.iteration, scale = run.scale or 1,
-               rng = core.rng_state and core.rng_state() or nil, optimizer = encode_numbers(opt), history = encode_numbers(rows),
+               rng = core.rng_state(), optimizer = encode_numbers(opt), history = encode_numbers(rows),
                run = def, info = info}
   core.safetensors.save(path, tensors, {nst_state = json.encode(doc)})
 end
@@ -260,7 +260,7 @@ function M.restore(run, st)
   restore_optimizer(run, st, st.tensors, path)
   run.iteration = doc.iteration
   for i, r in ipairs(doc.history) do run.history[i] = r end
-  if doc.rng and core.set_rng_state then core.set_rng_state(doc.rng) end
+  if doc.rng then core.set_rng_state(doc.rng) end
   run.opts.resumed_from = doc.iteration
 end
 
