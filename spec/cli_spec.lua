@@ -198,7 +198,7 @@ describe("nst.cli", function()
     io.stdout = {write = function() end, flush = function() end}
     local ok, rc = pcall(cli.main, {"-content_image", "examples/images/leuven.jpg", "-style_image",
       "examples/images/starry_night.jpg", "-image_size", "24", "-num_iterations", "2", "-print_iter", "1",
-      "-model", "vgg19", "-model_file", weights.vgg19_real(), "-output_image", out,
+      "-model", "vgg19", "-model_file", weights.vgg19_real(), "-output_image", out, "-gpu", "-1",
       "-content_layers", "relu2_1", "-style_layers", "relu1_1,relu2_1"})
     io.stdout = saved_out
     assert.is_true(ok, tostring(rc))

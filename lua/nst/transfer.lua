@@ -1,11 +1,12 @@
 -- nst.transfer(opts): the Gatys et al. loop. Features of the content image at the
 -- content layers and blended Gram matrices of the style images at the style layers are
--- the targets; the image is optimized on
---   content_weight · Σ_c mean((F_c − P_c)²) / #content_layers    (content_mean = false: ½Σ)
--- + style_weight · Σ_l w_l · |G_l − A_l|² / (4 C_l² M_l²)        (w_l default 1/L)
--- + tv_weight · TV(image)                                          (Σ squared differences)
--- The mean content form and the M²-normalized style term both stay put when the image
--- size changes, so one set of weights serves 256 px and 1024 px alike.
+-- the targets; the image is optimized on the weighted sum of the terms of
+-- opts.normalization (nst.terms; the formulas: README.md, "What the weights mean"):
+--   neural_style (default)  neural_style.lua's: content_weight · Σ mean((F − P)²),
+--                           style_weight · Σ mean((G − A)²) with G = F·Fᵀ/(C·H·W), its TVLoss
+--   gatys                   content_weight · mean over layers of mean((F − P)²),
+--                           style_weight · Σ_l w_l · |G_l − A_l|² / (4 C_l² M_l²), Σ squared TV
+-- Both stay put when the image size changes (but for TV, a sum over pixels).
 -- Images are RGB in [0,1]; the Adam learning rate is in 8-bit grey levels (lr 1 moves a
 -- pixel by about 1/255 per step), as in the reference implementations that optimize
 -- 0..255 images. L-BFGS's learning_rate is its plain step factor (1).
