@@ -134,6 +134,7 @@ function M.help()
     lines[#lines + 1] = ("  -%-20s %s"):format(name, text)
   end
   lines[#lines + 1] = ("  %-21s %s"):format("-h, --help", "this text")
+  lines[#lines + 1] = "A flag of 0/1 given alone means 1 (-cudnn_autotune); 0, 1, true and false are read too."
   return table.concat(lines, "\n")
 end
 
