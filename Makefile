@@ -96,7 +96,7 @@ $(BUILD)/obj/%.o: src/%.cpp Makefile $(FLAGS_STAMP)
 
 # Debian packages the build and the tests need (installed when missing and root).
 DEB_PKGS = lua5.4 liblua5.4-dev luarocks lua-busted libpng-dev libjpeg-dev libopenblas-dev \
-           libcjson-dev python3-torch python3-protobuf \
+           libcjson-dev lua-dkjson python3-torch python3-protobuf \
            libopencv-video-dev ffmpeg slurmctld slurmd slurm-client munge
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -15,6 +15,7 @@ and CUDA (cuDNN, cuBLAS) when nvcc is present at build time.
 }
 dependencies = {
   "lua >= 5.4",
+  "dkjson >= 2.5", -- the run state's JSON (Debian: lua-dkjson)
 }
 build = {
   type = "make",

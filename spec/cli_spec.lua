@@ -71,17 +71,63 @@ describe("nst.cli.parse", function()
     assert.is_nil(ns.proto_file)
   end)
 
+  it("reads booleans as Torch7's CmdLine does: alone means 1; 0, 1, true, false", function()
+    local o = cli.parse(with("-normalize_gradients", "-seed", "3", "-cudnn_autotune"))
+    assert.is_true(o.normalize_gradients)
+    assert.are.equal(3, o.seed)
+    assert.is_true(cli.parse(with("-original_colors", "true", "-resume")).original_colors)
+    assert.is_true(cli.parse(with("-resume")).resume)
+    assert.is_false(cli.parse(with("-original_colors", "false")).original_colors)
+    assert.is_false(cli.parse(with("-cuda_graph", "0")).cuda_graph)
+    assert.is_true(cli.parse(with("-cuda_graph", "1", "-print_iter", "1")).cuda_graph)
+  end)
+
+  it("takes neural-style's special values", function()
+    local o = cli.parse(with("-seed", "-1", "-lbfgs_num_correction", "0", "-init_image", "", "-multigpu_strategy", "",
+                             "-style_blend_weights", "nil", "-init", "image"))
+    assert.are.equal(-1, o.seed) -- chosen and printed when the run starts (cli.run)
+    assert.is_nil(o.lbfgs)
+    assert.is_nil(o.init_image)
+    assert.is_nil(o.style_blend_weights)
+    assert.are.equal("content", o.init)
+    assert.are.same({nCorrection = 5}, cli.parse(with("-lbfgs_num_correction", "5")).lbfgs)
+    assert.are.same({}, cli.parse(with("-gpu", "-1")).notices)
+    assert.are.equal("cpu", cli.parse(with("-gpu", "-1")).device)
+    local g = cli.parse(with("-gpu", "0,1,2,3", "-multigpu_strategy", "3,6,12"))
+    assert.are.equal("cuda", g.device)
+    assert.are.same({"-gpu 0,1,2,3: nst runs on one GPU; using device 0"}, g.notices)
+    assert.are.same({"-gpu 1: nst uses the first visible CUDA device; to pick device 1, run with CUDA_VISIBLE_DEVICES=1"},
+                    cli.parse(with("-gpu", "1")).notices)
+    assert.are.equal("cuda", cli.parse(req).device) -- neural-style's default, -gpu 0
+  end)
+
+  it("accepts every flag of neural_style.lua", function()
+    -- neural_style.lua's cmd:option list
+    for _, flag in ipairs{"style_image", "style_blend_weights", "content_image", "image_size", "gpu",
+                          "multigpu_strategy", "content_weight", "style_weight", "tv_weight", "num_iterations",
+                          "normalize_gradients", "init", "init_image", "optimizer", "learning_rate",
+                          "lbfgs_num_correction", "print_iter", "save_iter", "output_image", "style_scale",
+                          "original_colors", "pooling", "proto_file", "model_file", "backend", "cudnn_autotune",
+                          "seed", "content_layers", "style_layers"} do
+      assert.is_table(cli.flags[flag], flag)
+    end
+  end)
+
   it("states each default in --help from nst.transfer's own table", function()
     local defaults = require("nst.transfer_options").defaults
     local help = cli.help()
     local function line(flag) return help:match("\n  %-" .. flag .. " [^\n]*") end
-    for flag, key in pairs{image_size = "image_size", content_weight = "content_weight",
-                           style_weight = "style_weight", num_iterations = "num_iterations",
+    for flag, key in pairs{image_size = "image_size", num_iterations = "num_iterations",
                            learning_rate = "learning_rate", print_iter = "print_iter", save_iter = "save_iter",
                            style_scale = "style_scale"} do
       assert.truthy(line(flag):find(("(%g)"):format(defaults[key]), 1, true), flag)
     end
-    assert.truthy(line("tv_weight"):find("(0.001)", 1, true))
+    assert.truthy(line("tv_weight"):find("(neural_style: 0.001; gatys: 0.001)", 1, true))
+    assert.truthy(line("style_weight"):find("(neural_style: 100; gatys: 0.1)", 1, true))
+    assert.truthy(line("content_weight"):find("(neural_style: 5; gatys: 5)", 1, true))
+    assert.truthy(line("normalization"):find("(neural_style)", 1, true))
+    assert.truthy(line("gpu"):find("(0)", 1, true))
+    assert.truthy(line("seed"):find("(a fixed seed)", 1, true))
     assert.truthy(line("optimizer"):find("(adam)", 1, true))
     assert.truthy(line("model"):find("(vgg16)", 1, true))
     assert.truthy(line("init"):find("(content)", 1, true))
@@ -105,10 +151,12 @@ describe("nst.cli.parse", function()
     assert.are.equal("-num_iterations needs a value", parse_error(with("-num_iterations")))
     assert.are.equal("-optimizer: expected adam|lbfgs, got 'sgd'", parse_error(with("-optimizer", "sgd")))
     assert.are.equal("-precision: expected fp32|tf32|bf16, got 'fp8'", parse_error(with("-precision", "fp8")))
-    assert.are.equal("-multigpu_strategy: not supported, nst runs on one GPU",
-                     parse_error(with("-multigpu_strategy", "3,6,12")))
-    assert.are.equal("-lbfgs_num_correction must be >= 1, got 0", parse_error(with("-lbfgs_num_correction", "0")))
-    assert.are.equal("-original_colors: expected 0 or 1, got 'yes'", parse_error(with("-original_colors", "yes")))
+    assert.are.equal("-lbfgs_num_correction must be >= 0, got -1", parse_error(with("-lbfgs_num_correction", "-1")))
+    assert.are.equal("-original_colors: expected 0, 1, true or false, got 'yes'",
+                     parse_error(with("-original_colors", "yes")))
+    assert.are.equal("-gpu: expected a device number or a comma-separated list, got 'x'", parse_error(with("-gpu", "x")))
+    assert.are.equal("-content_weight, -style_weight and -tv_weight are all 0: nothing to optimize",
+                     parse_error(with("-content_weight", "0", "-style_weight", "0", "-tv_weight", "0")))
     assert.are.equal("-style_blend_weights: expected numbers separated by commas, got '1,x'",
                      parse_error(with("-style_blend_weights", "1,x")))
     assert.are.equal("-style_blend_weights has 1 weights for 2 style images",
@@ -117,7 +165,7 @@ describe("nst.cli.parse", function()
     assert.are.equal("-style_image is required (see --help)", parse_error({"-content_image", "c.jpg"}))
     assert.are.equal("-style_weight must be >= 0, got -1", parse_error(with("-style_weight", "-1")))
     assert.are.equal("unexpected argument 'extra' (flags start with -)", parse_error(with("extra")))
-    assert.are.equal("-gpu must be -1 (CPU) or a device number >= 0", parse_error(with("-gpu", "-3")))
+    assert.are.equal("-gpu must be -1 (CPU) or a device number >= 0, got -3", parse_error(with("-gpu", "-3")))
     assert.are.equal("-style_scale must be > 0, got 0", parse_error(with("-style_scale", "0")))
     assert.are.equal("-image_size must be in [1, 16384], got 20000", parse_error(with("-image_size", "20000")))
     assert.are.equal("-backend: expected nn|cudnn|clnn, got 'x'", parse_error(with("-backend", "x")))
@@ -150,7 +198,7 @@ describe("nst.cli", function()
     io.stdout = {write = function() end, flush = function() end}
     local ok, rc = pcall(cli.main, {"-content_image", "examples/images/leuven.jpg", "-style_image",
       "examples/images/starry_night.jpg", "-image_size", "24", "-num_iterations", "2", "-print_iter", "1",
-      "-model", "vgg19", "-model_file", weights.vgg19_real(), "-output_image", out,
+      "-model", "vgg19", "-model_file", weights.vgg19_real(), "-output_image", out, "-gpu", "-1",
       "-content_layers", "relu2_1", "-style_layers", "relu1_1,relu2_1"})
     io.stdout = saved_out
     assert.is_true(ok, tostring(rc))

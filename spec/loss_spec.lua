@@ -132,7 +132,7 @@ out["A"] = (1 * a @ a.t() + 3 * b @ b.t()) / 4
     local l = loss.content(F, P)
     assert.are.equal("cpu", l:device())
     assert.are.equal(1, l:numel())
-    assert.has_error(function() loss.tv(x, "l2") end, 'nst.loss.tv: kind must be "squared" or "l1", got l2')
+    assert.has_error(function() loss.tv(x, "l2") end, 'nst.loss.tv: kind must be "squared", "l1" or "corner", got l2')
     assert.has_error(function() loss.content(F, 3) end)
     assert.has_error(function() loss.style_target({}) end)
     assert.has_error(function() loss.style_target({F, P}, {1, -1}) end)

@@ -42,6 +42,12 @@ describe("signals during a run", function()
     local img = nst.image.load(path) -- whole and readable
     assert.same({1, 3, 36, 48}, img:shape())
     assert.is_nil(files:find("tmp"), files)
+    -- the CSV, SVG and state of the interrupted iteration
+    local rows = 0
+    for _ in io.lines(dir .. "/out.csv") do rows = rows + 1 end
+    assert.equal(tonumber(it) + 1, rows)
+    assert.truthy(files:find("out.svg", 1, true), files)
+    assert.equal(tonumber(it), require("nst.run_state").read(dir .. "/out.state.safetensors").doc.iteration)
     os.execute("rm -rf " .. dir)
   end)
   it("SIGTERM does the same with 143", function()

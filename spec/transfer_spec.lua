@@ -68,9 +68,9 @@ describe("nst.transfer", function()
     nst.transfer(base{net = proxy, num_iterations = 1, content_weight = 2, style_weight = 3, tv_weight = 0,
                       content_layers = {"relu3_1"}, style_layers = {"relu1_1", "relu2_1"},
                       normalize_gradients = true, init = "noise", seed = 5}) -- (from the content: no content gradient)
-    -- style weight 3 shared by 2 layers, content weight 2
-    assert.is_true(math.abs(seen.relu1_1 - 1.5) < 1e-3, tostring(seen.relu1_1))
-    assert.is_true(math.abs(seen.relu2_1 - 1.5) < 1e-3, tostring(seen.relu2_1))
+    -- neural-style's weights: style weight 3 at each style layer, content weight 2
+    assert.is_true(math.abs(seen.relu1_1 - 3) < 1e-3, tostring(seen.relu1_1))
+    assert.is_true(math.abs(seen.relu2_1 - 3) < 1e-3, tostring(seen.relu2_1))
     assert.is_true(math.abs(seen.relu3_1 - 2) < 1e-3, tostring(seen.relu3_1))
     nst.transfer(base{net = proxy, num_iterations = 1, content_layers = {"relu3_1"}, style_layers = {"relu1_1"}})
     assert.is_true(math.abs(seen.relu1_1 - 0.1) > 1e-2) -- without it: the raw gradient's size
@@ -106,6 +106,36 @@ describe("nst.transfer", function()
                      "nst.transfer: num_iterations must be an integer >= 0, got 1.5")
     assert.has_error(function() nst.transfer(base{layer_weights = {1}}) end,
                      "nst.transfer: layer_weights has 1 entries for 3 style layers")
+  end)
+
+  it("says what is wrong with the weights, the model, the output and the layers", function()
+    assert.has_error(function() nst.transfer(base{content_weight = 0, style_weight = 0, tv_weight = 0}) end,
+                     "nst.transfer: content_weight, style_weight and tv_weight are all 0: nothing to optimize")
+    assert.has_error(function() nst.transfer(base{model = "vgg16"}) end,
+                     "nst.transfer: model is vgg16 but net is a vgg19 network")
+    assert.has_error(function() nst.transfer(base{output = dir .. "/x.bmp"}) end,
+                     ("nst.transfer: output %s/x.bmp: unknown image format '.bmp' (use .png, .jpg or .jpeg)"):format(dir))
+    assert.has_error(function() nst.transfer(base{style_layers = {"relu1_1", "relu1_1"}, layer_weights = {1, 1}}) end,
+                     "nst.transfer: style_layers names a layer twice; with layer_weights each layer is named once")
+    assert.has_error(function() nst.transfer(base{normalization = "l2"}) end,
+                     "nst.transfer: normalization must be \"neural_style\" or \"gatys\", got l2")
+  end)
+
+  it("takes the layers from the network's arch; a layer named twice counts once", function()
+    local o = base{num_iterations = 1}
+    o.model, o.content_layers, o.style_layers = nil, nil, nil
+    local _, h = nst.transfer(o) -- net is a VGG19: relu4_2 and relu1_1 .. relu5_1
+    assert.are.same({"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}, h.style_layers)
+    assert.are.same({"relu4_2"}, h.content_layers)
+    local _, once = nst.transfer(base{num_iterations = 1, style_layers = {"relu1_1"}})
+    local _, twice = nst.transfer(base{num_iterations = 1, style_layers = {"relu1_1", "relu1_1"}})
+    assert.are.same({"relu1_1"}, twice.style_layers)
+    assert.are.equal(once[1].total, twice[1].total)
+    for _, norm in ipairs{"gatys", "neural_style"} do
+      local _, a = nst.transfer(base{num_iterations = 1, normalization = norm, style_layers = {"relu1_1"}})
+      local _, b = nst.transfer(base{num_iterations = 1, normalization = norm, style_layers = {"relu1_1", "relu1_1"}})
+      assert.are.equal(a[1].style.relu1_1, b[1].style.relu1_1, norm)
+    end
   end)
 
   it("writes the history as CSV and SVG, atomically", function()

@@ -26,50 +26,57 @@ end
 -- The flags in --help's order: {name, kind, help, key = the nst.transfer option (default:
 -- the name; "a.b" is field b of option a), choices = the values of a choice (aliases:
 -- other names for them), min/max/above = the range of a number, default = the default
--- of a flag that is no nst.transfer option, ignored = accepted and dropped}.
--- kind: string, number, integer, list, numbers, bool, choice. The defaults of the others
--- come from nst.transfer's own table (nst.transfer_options).
+-- of a flag that is no nst.transfer option, ignored = accepted and dropped, empty = what
+-- an empty value means (neural-style passes '' for "none")}.
+-- kind: string, number, integer, list, numbers, bool, choice, gpus. The defaults of the
+-- others come from nst.transfer's own table (nst.transfer_options). A bool given alone
+-- (followed by a flag or nothing) means 1, as Torch7's CmdLine reads neural-style's.
 local FLAGS = {
   {"content_image", "string", "content image (required)"},
-  {"style_image", "list", "style image(s), comma separated (required)", key = "style_images"},
-  {"style_blend_weights", "numbers", "blend weights of the style images (default equal)"},
+  {"style_image", "list", "style image(s), comma separated (required unless -style_weight 0)",
+   key = "style_images"},
+  {"style_blend_weights", "numbers", "blend weights of the style images, comma separated; nil = equal",
+   empty = "nil"},
   {"image_size", "integer", "longer side of the output in pixels", min = 1, max = 16384},
-  {"gpu", "integer", "-1 for the CPU, >= 0 for CUDA", default = -1},
+  {"gpu", "gpus", "CUDA device, -1 for the CPU; of a list (0,1) nst uses the first; the CPU when "
+   .. "there is no CUDA device", default = "0"},
+  {"multigpu_strategy", "string", "accepted; nst runs on one GPU", ignored = true},
   {"model", "choice", "the network", choices = {"vgg16", "vgg19"}},
   {"model_file", "string", "weights file (.safetensors); default: looked up", key = "weights"},
+  {"normalization", "choice", "what the weights mean: neural-style's, or Gatys et al.'s (see README)",
+   choices = {"neural_style", "gatys"}},
   {"content_weight", "number", "weight of the content loss", min = 0},
   {"style_weight", "number", "weight of the style loss", min = 0},
   {"tv_weight", "number", "weight of total variation", min = 0},
   {"num_iterations", "integer", "iterations", min = 0},
-  {"init", "choice", "the start image", choices = {"random", "image", "content", "noise", "style"},
-   aliases = options.inits},
-  {"init_image", "string", "start from this image"},
+  {"normalize_gradients", "bool", "divide each loss's gradient by its L1 norm before its weight"},
+  {"init", "choice", "the start image: random = noise, image = the content or -init_image",
+   choices = {"random", "image", "content", "noise", "style"}, aliases = options.inits},
+  {"init_image", "string", "start from this image ('' = none)", empty = ""},
   {"optimizer", "choice", "the optimizer", choices = {"adam", "lbfgs"}},
   {"learning_rate", "number", "Adam: grey levels per step; L-BFGS: step factor", min = 0},
-  {"print_iter", "integer", "print progress every N iterations, 0 = never", min = 0},
-  {"save_iter", "integer", "write a checkpoint every N iterations, 0 = never", min = 0},
-  {"output_image", "string", "output image; also writes <output>.csv and .svg", key = "output",
-   default = "out.png"},
-  {"style_scale", "number", "style image size relative to image_size", above = 0},
-  {"original_colors", "bool", "1 to keep the content's colours"},
-  {"pooling", "choice", "pooling layers", choices = {"max", "avg"}},
-  {"content_layers", "list", "content layers, comma separated"},
-  {"style_layers", "list", "style layers, comma separated"},
-  {"seed", "integer", "random seed"},
-  {"precision", "choice", "math of CUDA convolutions and GEMMs", choices = {"fp32", "tf32", "bf16"},
-   default = "tf32"}, -- the CUDA backend's own default
-  {"cuda_graph", "bool", "1 to replay each Adam iteration as one CUDA graph"},
+  {"lbfgs_num_correction", "integer", "L-BFGS history size; 0 = the default", key = "lbfgs.nCorrection",
+   min = 0, zero_is_default = true},
   {"lbfgs_line_search", "choice", "L-BFGS step search; none = neural-style's fixed step",
    choices = {"wolfe", "none"}, key = "lbfgs.line_search"},
-  {"lbfgs_num_correction", "integer", "L-BFGS history size", key = "lbfgs.nCorrection", min = 1},
-  {"normalize_gradients", "bool", "1 to divide each loss's gradient by its L1 norm, as neural-style"},
-  -- neural-style's, accepted so that its command lines run: nst has one backend (cuDNN
-  -- with algorithms searched per shape) and reads safetensors weights, no prototxt.
-  {"backend", "choice", "accepted for neural-style's command lines; nst uses cuDNN on CUDA",
-   choices = {"nn", "cudnn", "clnn"}, ignored = true},
-  {"cudnn_autotune", "bool", "accepted; nst always searches cuDNN's algorithms once per shape", ignored = true},
+  {"print_iter", "integer", "print progress every N iterations, 0 = never", min = 0},
+  {"save_iter", "integer", "write a checkpoint (image, state, CSV, SVG) every N iterations, 0 = never",
+   min = 0},
+  {"output_image", "string", "output image (.png, .jpg; none: .png added); also writes "
+   .. "<output>.csv, .svg and .state.safetensors", key = "output", default = "out.png"},
+  {"resume", "bool", "continue the run of -output_image from its last saved state"},
+  {"style_scale", "number", "style image size relative to image_size", above = 0},
+  {"original_colors", "bool", "keep the content's colours"},
+  {"pooling", "choice", "pooling layers", choices = {"max", "avg"}},
   {"proto_file", "string", "accepted and unused (the network's layout is built in)", ignored = true},
-  {"multigpu_strategy", "string", "not supported: nst runs on one GPU"},
+  {"backend", "choice", "accepted; nst uses cuDNN on CUDA", choices = {"nn", "cudnn", "clnn"}, ignored = true},
+  {"cudnn_autotune", "bool", "accepted; nst searches cuDNN's algorithms once per shape", ignored = true},
+  {"seed", "integer", "random seed; -1 = a random one, printed", default = "a fixed seed"},
+  {"content_layers", "list", "content layers, comma separated"},
+  {"style_layers", "list", "style layers, comma separated"},
+  {"precision", "choice", "math of CUDA convolutions and GEMMs", choices = {"fp32", "tf32", "bf16"},
+   default = "tf32"}, -- the CUDA backend's own default
+  {"cuda_graph", "bool", "replay each Adam iteration as one CUDA graph"},
 }
 
 -- name -> spec, and the names in order
@@ -89,6 +96,7 @@ local function get(t, key)
 end
 
 local function set(t, key, v)
+  if v == nil then return end
   local head, field = key:match("^([^.]+)%.(.+)$")
   if not head then t[key] = v; return end
   t[head] = t[head] or {}
@@ -99,6 +107,11 @@ end
 local function default_text(spec)
   local v = spec.default
   if v == nil then v = get(options.defaults, spec.key) end
+  if v == nil and options.weights.neural_style[spec.key] then
+    local by = {}
+    for _, n in ipairs{"neural_style", "gatys"} do by[#by + 1] = ("%s: %g"):format(n, options.weights[n][spec.key]) end
+    return table.concat(by, "; ")
+  end
   if v == nil and options.layers.vgg16[spec.key] then
     local by = {}
     for _, model in ipairs{"vgg16", "vgg19"} do
@@ -121,12 +134,28 @@ function M.help()
     lines[#lines + 1] = ("  -%-20s %s"):format(name, text)
   end
   lines[#lines + 1] = ("  %-21s %s"):format("-h, --help", "this text")
+  lines[#lines + 1] = "A flag of 0/1 given alone means 1 (-cudnn_autotune); 0, 1, true and false are read too."
   return table.concat(lines, "\n")
 end
 
+-- "0,1" -> {0, 1}: neural-style's GPU list
+local function gpus(flag, v)
+  local out = {}
+  for i, item in ipairs(list(v)) do
+    out[i] = math.tointeger(tonumber(item))
+    if not out[i] then usage_error("-%s: expected a device number or a comma-separated list, got '%s'", flag, v) end
+  end
+  if #out == 0 then usage_error("-%s: expected a device number, got '%s'", flag, v) end
+  return out
+end
+
+local BOOLS = {["1"] = true, ["true"] = true, ["0"] = false, ["false"] = false}
+
 local function convert(flag, spec, v)
   local kind = spec[2]
+  if spec.empty and v == spec.empty then return nil end
   if kind == "string" then return v end
+  if kind == "gpus" then return gpus(flag, v) end
   if kind == "list" then
     local l = list(v)
     if #l == 0 then usage_error("-%s: expected a comma-separated list, got '%s'", flag, v) end
@@ -140,9 +169,8 @@ local function convert(flag, spec, v)
     usage_error("-%s: expected %s, got '%s'", flag, table.concat(spec.choices, "|"), v)
   end
   if kind == "bool" then
-    if v == "1" or v == "true" then return true end
-    if v == "0" or v == "false" then return false end
-    usage_error("-%s: expected 0 or 1, got '%s'", flag, v)
+    if BOOLS[v] == nil then usage_error("-%s: expected 0, 1, true or false, got '%s'", flag, v) end
+    return BOOLS[v]
   end
   local n = tonumber(v)
   if not n or n ~= n or n == math.huge or n == -math.huge then
@@ -172,12 +200,31 @@ local function check_usage(o)
          "-style_blend_weights has %d weights for %d style images", #o.style_blend_weights,
          o.style_images and #o.style_images or 0)
   end
-  need(o.gpu == nil or o.gpu >= -1, "-gpu must be -1 (CPU) or a device number >= 0")
-  need(o.multigpu_strategy == nil, "-multigpu_strategy: not supported, nst runs on one GPU")
+  need(not (o.content_weight == 0 and o.style_weight == 0 and o.tv_weight == 0),
+       "-content_weight, -style_weight and -tv_weight are all 0: nothing to optimize")
+  for _, g in ipairs(o.gpu or {}) do
+    need(g >= -1, "-gpu must be -1 (CPU) or a device number >= 0, got %d", g)
+  end
+end
+
+-- -gpu: the device, and a notice where nst does less than asked (one GPU, device 0).
+local function gpu_device(o)
+  local g = o.gpu or {tonumber(M.flags.gpu.default)}
+  o.gpu = nil
+  if g[1] < 0 then return "cpu" end
+  if #g > 1 then
+    o.notices[#o.notices + 1] = ("-gpu %s: nst runs on one GPU; using device %d"):format(table.concat(g, ","), g[1])
+  end
+  if g[1] > 0 then
+    o.notices[#o.notices + 1] = ("-gpu %d: nst uses the first visible CUDA device; to pick device %d, "
+      .. "run with CUDA_VISIBLE_DEVICES=%d"):format(g[1], g[1], g[1])
+  end
+  return "cuda"
 end
 
 -- args: a list of strings (Lua's `arg`). Returns the options for nst.transfer (plus
--- help = true when asked). Raises {usage = message} on bad usage.
+-- help = true when asked, and notices: lines to tell the user). Raises {usage = message}
+-- on bad usage.
 function M.parse(args)
   local o = {}
   local i = 1
@@ -189,16 +236,18 @@ function M.parse(args)
     local spec = M.flags[flag]
     if not spec then usage_error("unknown flag -%s (see --help)", flag) end
     local v = args[i + 1]
+    if spec[2] == "bool" and (v == nil or BOOLS[v] == nil and v:match("^%-%-?[%a_]")) then
+      v, i = "1", i - 1 -- given alone
+    end
     if v == nil then usage_error("-%s needs a value", flag) end
     local value = convert(flag, spec, v)
+    if spec.zero_is_default and value == 0 then value = nil end
     if not spec.ignored then set(o, spec.key, value) end
     i = i + 2
   end
   check_usage(o)
-  if o.gpu then
-    o.device = o.gpu >= 0 and "cuda" or "cpu"
-    o.gpu = nil
-  end
+  o.notices = {}
+  o.device = gpu_device(o)
   o.output = o.output or M.flags.output_image.default
   return o
 end
@@ -210,35 +259,53 @@ local function fmt_time(s)
   return ("%ds"):format(s)
 end
 
--- The progress line: iteration/total, losses, speed, time left; elapsed in seconds.
-function M.progress_line(r, total_iters, elapsed)
+-- The progress line: iteration/total, losses, speed, time left; elapsed in seconds since
+-- iteration `from` (default 0; a resumed run's first).
+function M.progress_line(r, total_iters, elapsed, from)
   local style = 0
   for _, v in pairs(r.style) do style = style + v end
   local speed, eta = "-", "-"
   if elapsed > 0 then
-    local rate = r.iteration / elapsed
+    local rate = (r.iteration - (from or 0)) / elapsed
     speed, eta = ("%.2f"):format(rate), fmt_time((total_iters - r.iteration) / rate)
   end
   return ("Iteration %d/%d  content %.4g  style %.4g  tv %.4g  total %.4g  %s it/s  ETA %s"):format(
     r.iteration, total_iters, r.content, style, r.tv, r.total, speed, eta)
 end
 
+local function notice(fmt, ...) io.stderr:write("nst: ", fmt:format(...), "\n") end
+
+-- Runs the transfer of parsed options: the output checked first, the device and the seed
+-- settled and told, the progress printed; the image, its state and plots written.
 function M.run(o)
   local nst = require "nst"
+  local images = require "nst.transfer_images"
+  local ok, out = pcall(images.check_output, o.output)
+  if not ok then error("-output_image " .. out, 0) end
+  o.output = out
+  for _, line in ipairs(o.notices or {}) do notice("%s", line) end
+  o.notices = nil
+  if o.device == "cuda" and not nst.cuda_available() then
+    notice("no CUDA device here; running on the CPU (-gpu -1 says so and hides this line)")
+    o.device = "cpu"
+  end
+  if o.seed and o.seed < 0 then
+    o.seed = options.random_seed()
+    notice("-seed -1: using seed %d (pass -seed %d to repeat this run)", o.seed, o.seed)
+  end
   local t0 = os.time()
   o.printer = function(r, opts)
-    io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0), "\n")
+    io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0, opts.resumed_from), "\n")
     io.stdout:flush()
   end
   if o.precision then -- a process-wide CUDA setting, not a transfer option
     if o.device == "cuda" then nst.cuda_set_precision(o.precision) end
     o.precision = nil
   end
-  local _, history = nst.transfer(o)
+  o.plots = true
+  nst.transfer(o)
   local base = o.output:gsub("%.[^./]+$", "")
-  nst.plot.csv(history, base .. ".csv")
-  nst.plot.svg(history, base .. ".svg", {title = "nst: " .. o.output})
-  io.stdout:write(("wrote %s, %s.csv, %s.svg\n"):format(o.output, base, base))
+  io.stdout:write(("wrote %s, %s.csv, %s.svg, %s.state.safetensors\n"):format(o.output, base, base, base))
 end
 
 -- Returns the exit status: 0 ok, 1 failure while running, 2 bad usage.
@@ -255,7 +322,10 @@ function M.main(args)
   end
   local rok, err = pcall(M.run, o)
   if not rok then
-    local msg = tostring(err):gsub("^[^:\n]+%.lua:%d+: ", "")
+    local msg = tostring(err):gsub("^[^:\n]+%.lua:%d+: ", ""):gsub("^nst%.transfer: ", "")
+    msg = msg:gsub("%((%a[%w_]*) (%S+) or more%)", function(k, v)
+      return M.flags[k] and ("(-%s %s or more)"):format(k, v)
+    end)
     if msg:match("no vgg16 weights found") then msg = msg .. " (or use -model vgg19)" end
     io.stderr:write("nst: ", msg, "\n")
     -- interrupted: the shell's convention, 128 + signal number

@@ -31,13 +31,43 @@ function M.style(F, A)
   return core.style_loss(F, A, 1)
 end
 
--- Total variation of an image (N,C,H,W): Σ over forward differences, squared (default)
--- or absolute ("l1").
+-- neural-style's TVLoss form: Σ_{i<H−1, j<W−1} [(x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²],
+-- i.e. the squared form less the last row's horizontal and the last column's vertical
+-- differences, which are taken off here by views of x and of the gradient.
+local function tv_corner(x)
+  local s = x:shape()
+  local planes, h, w = s[1] * s[2], s[3], s[4]
+  local loss, g = core.tv_loss(x, "squared", 1)
+  local rows, grows = x:reshape(planes * h, w), g:reshape(planes * h, w)
+  for p = 1, planes do -- the last row of each plane
+    local r <close> = rows:narrow(1, p * h, 1):reshape(1, 1, 1, w)
+    local lr, gr = core.tv_loss(r, "squared", 1)
+    loss:sub_(lr)
+    grows:narrow(1, p * h, 1):sub_(gr:reshape(1, w))
+    lr:close()
+    gr:close()
+  end
+  -- the last column of each plane, as rows x·e with e the last unit vector (W,1)
+  local e <close> = core.zeros({w, 1}, {device = x:device()})
+  e:narrow(1, w, 1):fill(1)
+  local col <close> = core.matmul(rows, e)
+  local lc, gc = core.tv_loss(col:reshape(planes, 1, 1, h), "squared", 1)
+  loss:sub_(lc)
+  local back <close> = core.matmul(gc:reshape(planes * h, 1), e:reshape(1, w))
+  grows:sub_(back)
+  lc:close()
+  gc:close()
+  return loss, g
+end
+
+-- Total variation of an image (N,C,H,W): Σ over forward differences, squared (default),
+-- absolute ("l1"), or neural-style's "corner" form (squared, over the (H−1)×(W−1) corner).
 function M.tv(x, kind)
   check_tensor("tv", "image", x)
   kind = kind or "squared"
+  if kind == "corner" then return tv_corner(x) end
   if kind ~= "squared" and kind ~= "l1" then
-    error(("nst.loss.tv: kind must be \"squared\" or \"l1\", got %s"):format(tostring(kind)), 2)
+    error(("nst.loss.tv: kind must be \"squared\", \"l1\" or \"corner\", got %s"):format(tostring(kind)), 2)
   end
   return core.tv_loss(x, kind, 1)
 end

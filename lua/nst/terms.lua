@@ -8,8 +8,9 @@
 --              both unweighted; input is the features at `layer`, or the image (N,3,H,W)
 --              for a term without layers
 -- A constructor here builds a term from its targets and weights; from_options lists the
--- terms a run's options ask for.
+-- terms a run's options ask for, in one of two normalizations (M.normalizations).
 local loss = require "nst.loss"
+local core = require "nst.core"
 
 local M = {}
 
@@ -33,6 +34,40 @@ function M.tv(weight, kind)
   return {name = "tv", weight = weight, loss = function(x) return loss.tv(x, kind) end}
 end
 
+-- neural-style's content term: weight · mean((F − P)²) at each content layer, the full
+-- weight at every layer (nn.MSECriterion). P: {layer = target features}.
+function M.content_ns(P, layers, weight)
+  local w = {}
+  for _, l in ipairs(layers) do w[l] = weight end
+  return {name = "content", layers = layers, weight = w,
+          loss = function(F, layer) return loss.content(F, P[layer], {mean = true}) end}
+end
+
+-- neural-style's style term: per layer weights[l] · mean((G − A)²) over the C×C entries,
+-- G = F·Fᵀ / (C·H·W) and A the blended target on the same footing. With the core's
+-- E = Σ(F·Fᵀ − A')² / (4C²M²) (A' = C·M·A) that is (4 / C²) · E; the factor is part of the
+-- loss, not of the weight, so that normalize_gradients sees the weight alone as there.
+function M.style_ns(A, layers, weights)
+  return {name = "style", layers = layers, weight = weights, per_layer = true,
+          loss = function(F, layer)
+            local _, c = loss.positions(F)
+            return core.style_loss(F, A[layer], 4 / (c * c))
+          end}
+end
+
+-- neural-style's TVLoss: weight · ½ Σ_{i<H−1, j<W−1} [(x_{i,j+1} − x_{i,j})² + (x_{i+1,j} − x_{i,j})²]
+-- on the network's input x = net:preprocess(image) (caffe weights: BGR, 0..255, mean
+-- subtracted), the gradient taken back to the image.
+function M.tv_ns(weight, net)
+  return {name = "tv", weight = weight, loss = function(img)
+    local x <close> = net:preprocess(img)
+    local value, g = loss.tv(x, "corner")
+    value:mul_(0.5)
+    local dx <close> = g
+    return value, net:input_grad(dx, 0.5)
+  end}
+end
+
 -- Blended style Grams at each style layer, at the generated image's size (its features
 -- Fc give the number of positions). Fs: one {layer = features} per style image.
 function M.style_targets(o, Fs, Fc)
@@ -54,10 +89,33 @@ local function style_weights(o)
   return w
 end
 
--- The terms of Gatys et al. that the options ask for (those with a weight > 0).
--- Fc: the content image's features at the content and style layers; Fs: the style
--- images' features (nil when style_weight is 0).
-function M.from_options(o, Fc, Fs)
+-- neural-style's weights: style_weight at every style layer (times layer_weights[i]).
+local function style_weights_ns(o)
+  local w = {}
+  for i, l in ipairs(o.style_layers) do w[l] = o.style_weight * (o.layer_weights and o.layer_weights[i] or 1) end
+  return w
+end
+
+local function from_options_ns(o, Fc, Fs, net)
+  local list = {}
+  if o.content_weight > 0 then
+    local P = {}
+    for _, l in ipairs(o.content_layers) do P[l] = Fc[l] end
+    list[#list + 1] = M.content_ns(P, o.content_layers, o.content_weight)
+  end
+  if o.style_weight > 0 then
+    list[#list + 1] = M.style_ns(M.style_targets(o, Fs, Fc), o.style_layers, style_weights_ns(o))
+  end
+  if o.tv_weight > 0 then list[#list + 1] = M.tv_ns(o.tv_weight, net) end
+  return list
+end
+
+-- The terms that the options ask for (those with a weight > 0), in the options'
+-- normalization. Fc: the content image's features at the content and style layers; Fs:
+-- the style images' features (nil when style_weight is 0); net: the network (its input
+-- convention, for neural-style's TV).
+function M.from_options(o, Fc, Fs, net)
+  if o.normalization == "neural_style" then return from_options_ns(o, Fc, Fs, net) end
   local list = {}
   if o.content_weight / #o.content_layers > 0 then
     local P = {}

@@ -28,6 +28,33 @@ function M.initial(o, content, content_d)
   return core.image.resize(M.load(from), {shape[3], shape[4]}):to(dev)
 end
 
+local FORMATS = {png = true, jpg = true, jpeg = true}
+
+-- The output's name, checked before any work: its format from the extension (none: .png
+-- is appended), its folder one that exists and takes a new file. Returns the name;
+-- raises "<name>: <what is wrong>".
+function M.check_output(path)
+  if type(path) ~= "string" or path == "" then error("expected a file name, got " .. tostring(path), 0) end
+  local dir, file = path:match("^(.*)/([^/]*)$")
+  if not dir then dir, file = ".", path end
+  if dir == "" then dir = "/" end
+  if file == "" or file == "." or file == ".." then error(("%s: names a folder, not an image file"):format(path), 0) end
+  local ext = file:match("^.+%.([^.]+)$")
+  if not ext then
+    path = path .. ".png"
+  elseif not FORMATS[ext:lower()] then
+    error(("%s: unknown image format '.%s' (use .png, .jpg or .jpeg)"):format(path, ext), 0)
+  end
+  local probe = ("%s/.nst-probe-%d-%d"):format(dir, os.time(), math.random(1 << 30))
+  local f, err = io.open(probe, "wb")
+  if not f then
+    error(("%s: cannot write in folder %s: %s"):format(path, dir, (err:gsub("^.*: ", ""))), 0)
+  end
+  f:close()
+  os.remove(probe)
+  return path
+end
+
 -- The iterate as an output image: on the CPU, in [0,1], with the content's colours when
 -- the options ask for them.
 function M.output(img, content, o)

@@ -60,17 +60,27 @@ local function lbfgs_config(o)
           tolX = -1, lineSearch = wolfe and optim.lswolfe or nil, keepEval = wolfe}
 end
 
--- L-BFGS (nst.optim.lbfgs), by default with the strong Wolfe line search.
+-- L-BFGS (nst.optim.lbfgs), by default with the strong Wolfe line search. It moves the
+-- network's input x = net:preprocess(image) (caffe weights: 0..255), as neural-style's
+-- optim.lbfgs does: its first step, min(1, 1/|g|₁), and its tolerances are in those
+-- units. run.image follows x after each iteration.
 function M.lbfgs(run, last)
-  local o = run.opts
+  local o, net = run.opts, run.net
   local cfg = lbfgs_config(o)
   local wolfe = cfg.keepEval
   run.lbfgs = run.lbfgs or {}
+  -- x lives in the state (run_state saves it), so a resumed run continues from x itself
+  -- rather than from its image's round trip through preprocess
+  local x = run.lbfgs.x or net:preprocess(run.image)
+  run.lbfgs.x = x
   -- the loss parts of each evaluation by loss value: the line search ends at one of its
   -- evaluations, not always the last
   local seen, parts = {}, nil
-  local function fe(x)
-    local f, g, p = evaluate(run, x)
+  local function fe(xi)
+    local img <close> = net:deprocess(xi)
+    local f, gi, p = evaluate(run, img)
+    local g = net:image_grad_to_input(gi)
+    gi:close()
     parts = p
     if wolfe then -- read the loss once: L-BFGS takes the number as it is
       f = f:item()
@@ -80,11 +90,13 @@ function M.lbfgs(run, last)
   end
   for it = run.iteration + 1, last or o.num_iterations do
     seen = {}
-    local _, fh = optim.lbfgs(fe, run.image, cfg, run.lbfgs)
+    local _, fh = optim.lbfgs(fe, x, cfg, run.lbfgs)
+    local img <close> = net:deprocess(x)
+    run.image:copy(img)
     if wolfe and seen[fh[#fh]] then parts = seen[fh[#fh]] end
     -- A direction that is no descent direction would stop Torch7's L-BFGS for good
     -- (each later call finds the same direction): restart from steepest descent.
-    if run.lbfgs.stalled then run.lbfgs = {} end
+    if run.lbfgs.stalled then run.lbfgs = {x = x} end
     progress.after(run, it, parts)
   end
 end

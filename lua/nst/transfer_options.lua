@@ -2,6 +2,7 @@
 -- command line's help both read) and the check that turns a user's table into the
 -- options of a run.
 local check = require "nst.check"
+local images = require "nst.transfer_images"
 
 local M = {}
 
@@ -12,16 +13,23 @@ M.layers = {
            style_layers = {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}},
 }
 
--- Defaults for everything but the layers (which depend on the model). content_weight 5
--- and style_weight 0.1 were chosen on VGG19 (caffe weights, 0..255 inputs) at 256 px with
--- Adam lr 1 from the content image, starry_night onto leuven: after 300 iterations the
--- strokes and colours of the style cover the image while the content stays recognizable.
--- The balance depends on the weights' input scale: features of torchvision-normalized
--- weights are ~58x smaller, which makes the style term ~3300x weaker relative to the
--- content; raise style_weight accordingly for such weights. tv_weight 1e-3 is a very
--- light smoothing at these scales (about 1e-5 of the total).
+-- The weights of the terms by normalization (nst.terms), used when the options name
+-- none. neural_style: neural_style.lua's own defaults and meaning (content 5, style 100,
+-- TV 1e-3 on the 0..255 caffe input). gatys: chosen on VGG19 (caffe weights) at 256 px
+-- with Adam lr 1 from the content image, starry_night onto leuven: after 300 iterations
+-- the strokes and colours of the style cover the image while the content stays
+-- recognizable. Both balances depend on the weights' input scale: features of
+-- torchvision-normalized weights are ~58x smaller, which makes the style term ~3300x
+-- weaker relative to the content; raise style_weight accordingly for such weights.
+M.weights = {
+  neural_style = {content_weight = 5, style_weight = 100, tv_weight = 1e-3},
+  gatys = {content_weight = 5, style_weight = 0.1, tv_weight = 1e-3},
+}
+
+-- Defaults for everything but the layers (which depend on the model) and the weights
+-- (which depend on the normalization).
 M.defaults = {
-  model = "vgg16", content_weight = 5, style_weight = 0.1, tv_weight = 1e-3, init = "content",
+  model = "vgg16", normalization = "neural_style", init = "content",
   optimizer = "adam", learning_rate = 1, num_iterations = 500, print_iter = 50, save_iter = 0,
   pooling = "avg", image_size = 512, style_scale = 1, original_colors = false, device = "cpu",
   -- mid-grey plus Gaussian noise of this std for init = "noise": the image's components
@@ -39,7 +47,12 @@ M.defaults = {
 -- The options without a default (nil unless given).
 local optional = {
   "content_image", "style_images", "style_blend_weights", "weights", "content_layers", "style_layers",
+  "content_weight", "style_weight", "tv_weight",
   "layer_weights", "init_image", "lr_decay", "printer", "seed", "output", "on_iter", "net", "record_every",
+  -- state: write the run state (nst.run_state) at each checkpoint and at the end (default:
+  -- when there is an output); plots: the history as <output>.csv and .svg then too;
+  -- resume: true (the state of output) or a state file's path
+  "state", "plots", "resume",
 }
 
 local known = {}
@@ -79,14 +92,68 @@ local function check_init(o)
   if o.init == "file" and not o.init_image then fail("init = \"file\" needs init_image") end
 end
 
+-- A seed for seed < 0 (neural-style's -seed -1): from /dev/urandom, else the clock.
+function M.random_seed()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(4)
+  if f then f:close() end
+  if bytes and #bytes == 4 then return string.unpack("<I4", bytes) & 0x7fffffff end
+  return (os.time() ~ math.floor(os.clock() * 1e6)) & 0x7fffffff
+end
+
+-- A layer list with each name once (a name given twice counts once, as in neural-style).
+local function unique(names, what)
+  if type(names) ~= "table" then fail("%s must be a list of layer names, got %s", what, tostring(names)) end
+  local seen, out = {}, {}
+  for _, l in ipairs(names) do
+    if type(l) ~= "string" then fail("%s must be a list of layer names, got a %s", what, type(l)) end
+    if not seen[l] then seen[l] = true; out[#out + 1] = l end
+  end
+  return out
+end
+
+-- The model: the options', or the given network's (an explicit model must agree).
+local function check_model(o, user)
+  if o.net and o.net.arch then
+    if user.model and user.model ~= o.net.arch then
+      fail("model is %s but net is a %s network", tostring(user.model), o.net.arch)
+    end
+    o.model = o.net.arch
+  end
+  if not M.layers[o.model] then fail("model must be \"vgg16\" or \"vgg19\", got %s", tostring(o.model)) end
+end
+
+local function check_files(o)
+  if o.output then
+    local ok, path = pcall(images.check_output, o.output)
+    if not ok then fail("output %s", path) end
+    o.output = path
+  end
+  if o.state == nil then o.state = o.output ~= nil end
+  if o.resume ~= nil and o.resume ~= false and o.resume ~= true and type(o.resume) ~= "string" then
+    fail("resume must be true or a state file's path, got %s", tostring(o.resume))
+  end
+  if o.resume == true and not o.output then fail("resume = true needs output (the run to continue)") end
+  if (o.state or o.plots) and not o.output then fail("state and plots need output") end
+end
+
 -- The options of a run: the user's table checked, with the defaults filled in.
 function M.check(user)
   if type(user) ~= "table" then fail("expected an options table") end
   check.keys("nst.transfer", user, known)
   local o = merged(user)
-  if not M.layers[o.model] then fail("model must be \"vgg16\" or \"vgg19\", got %s", tostring(o.model)) end
-  o.content_layers = o.content_layers or M.layers[o.model].content_layers
-  o.style_layers = o.style_layers or M.layers[o.model].style_layers
+  check_model(o, user)
+  if o.layer_weights and o.style_layers and #unique(o.style_layers, "style_layers") ~= #o.style_layers then
+    fail("style_layers names a layer twice; with layer_weights each layer is named once")
+  end
+  o.content_layers = unique(o.content_layers or M.layers[o.model].content_layers, "content_layers")
+  if not M.weights[o.normalization] then
+    fail("normalization must be \"neural_style\" or \"gatys\", got %s", tostring(o.normalization))
+  end
+  for k, v in pairs(M.weights[o.normalization]) do
+    if o[k] == nil then o[k] = v end
+  end
+  o.style_layers = unique(o.style_layers or M.layers[o.model].style_layers, "style_layers")
   if o.content_image == nil then fail("content_image is required") end
   if type(o.style_images) ~= "table" then o.style_images = o.style_images and {o.style_images} or {} end
   if #o.style_images == 0 and o.style_weight ~= 0 then fail("style_images is required (or style_weight = 0)") end
@@ -96,7 +163,15 @@ function M.check(user)
   for _, k in ipairs{"num_iterations", "print_iter", "save_iter"} do
     check.number("nst.transfer", k, o[k], COUNT)
   end
+  if o.content_weight == 0 and o.style_weight == 0 and o.tv_weight == 0 then
+    fail("content_weight, style_weight and tv_weight are all 0: nothing to optimize")
+  end
+  if o.seed ~= nil then
+    check.number("nst.transfer", "seed", o.seed, {integer = true})
+    if o.seed < 0 then o.seed = M.random_seed() end
+  end
   check_init(o)
+  check_files(o)
   if o.optimizer ~= "adam" and o.optimizer ~= "lbfgs" then
     fail("optimizer must be adam or lbfgs, got %s", tostring(o.optimizer))
   end

@@ -3,6 +3,8 @@
 -- callback, and Ctrl-C / SIGTERM.
 local core = require "nst.core"
 local images = require "nst.transfer_images"
+local plot = require "nst.plot"
+local run_state = require "nst.run_state"
 
 local M = {}
 
@@ -39,13 +41,34 @@ function M.record(run, it, parts)
   return r
 end
 
--- A NaN/Inf loss ends the run before anything is written from it, so the last
--- checkpoint on disk stays the last good image.
+-- The history as <output>.csv and .svg (options.plots).
+function M.save_plots(run)
+  local o = run.opts
+  if not o.plots then return end
+  local base = o.output:gsub("%.[^./]+$", "")
+  plot.csv(run.history, base .. ".csv")
+  plot.svg(run.history, base .. ".svg", {title = "nst: " .. o.output})
+end
+
+-- The files of a run at its current iteration: the image at image_path, the run state
+-- (options.state) and the plots; each written atomically, so that a failure (a full disk)
+-- leaves the previous file whole.
+function M.save(run, image_path)
+  local o = run.opts
+  core.image.save(images.output(run.image, run.content, o), image_path)
+  if o.state then run_state.save(run, run_state.path_for(o.output)) end
+  M.save_plots(run)
+end
+
+-- A NaN/Inf loss ends the run before an image or a state is written from it, so the
+-- last checkpoint on disk stays the last good one; the plots show the history up to it.
 local function check_finite(run, r)
   local t, o = r.total, run.opts
   if t ~= t or t == math.huge or t == -math.huge then
+    local kept = o.output and o.save_iter > 0 and "; the last checkpoint is kept" or ""
+    if o.output then M.save_plots(run) end
     error(("nst.transfer: the loss became %s at iteration %d (try a lower learning_rate or weights)%s")
-      :format(tostring(t), r.iteration, o.output and o.save_iter > 0 and "; the last checkpoint is kept" or ""), 0)
+      :format(tostring(t), r.iteration, kept), 0)
   end
 end
 
@@ -59,10 +82,11 @@ function M.default_printer(r, o)
   print(table.concat(parts))
 end
 
--- Writes the image of the run at iteration it as a checkpoint; returns its path.
+-- Writes the checkpoint of iteration it: the image as out_<it>.png, the state, the
+-- plots. Returns the image's path.
 function M.checkpoint(run, it)
   local path = M.checkpoint_name(run.opts.output, it)
-  core.image.save(images.output(run.image, run.content, run.opts), path)
+  M.save(run, path)
   return path
 end
 

@@ -111,10 +111,24 @@ function VGG:forward(img, taps)
   return self._net:forward(x, check_taps(taps))
 end
 
+-- A gradient w.r.t. the network's input (N,3,H,W) -> factor times the gradient w.r.t. the
+-- image (the chain rule through preprocess); a new tensor.
+function VGG:input_grad(dx, factor)
+  local g = self._a.gscale
+  factor = factor or 1
+  return core.channel_affine(dx, self._a.inv, {g[1] * factor, g[2] * factor, g[3] * factor}, {0, 0, 0})
+end
+
+-- The inverse: a gradient w.r.t. the image -> the gradient w.r.t. the network's input.
+function VGG:image_grad_to_input(g)
+  local s = self._a.scale
+  return core.channel_affine(g, self._a.perm, {1 / s[1], 1 / s[2], 1 / s[3]}, {0, 0, 0})
+end
+
 -- {layer = gradient} -> gradient w.r.t. the image given to the last forward
 function VGG:backward(grads)
   local dx <close> = self._net:backward(grads)
-  return core.channel_affine(dx, self._a.inv, self._a.gscale, {0, 0, 0})
+  return self:input_grad(dx)
 end
 
 -- Raw network input (already preprocessed) forward/backward.
@@ -125,6 +139,19 @@ function VGG:layers()
   local names = {}
   for i, l in ipairs(self._net:layers()) do names[i] = l.name end
   return names, self._net:layers()
+end
+
+-- The smallest height and width of an input that reaches every layer named: each pooling
+-- layer up to the deepest one halves the size (rounding down) and needs 2 rows and 2
+-- columns. Returns the size and the deepest layer.
+function VGG:min_size(taps)
+  local want, size, deepest, need = {}, 1, nil, 1
+  for _, l in ipairs(taps) do want[l] = true end
+  for _, l in ipairs(self._net:layers()) do
+    if l.kind == "pool" then size = size * 2 end
+    if want[l.name] then deepest, need = l.name, size end
+  end
+  return need, deepest
 end
 
 function VGG:to(device)

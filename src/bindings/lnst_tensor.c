@@ -1,6 +1,7 @@
 // The Tensor type in Lua: constructors, shape and conversion methods, tostring. Its
 // arithmetic is lnst_math.c's.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bindings/lnst.h"
@@ -82,6 +83,39 @@ static int l_randn(lua_State *L) { return fill_ctor(L, 4); }
 
 static int l_manual_seed(lua_State *L) {
     nst_rng_seed((uint64_t)luaL_checkinteger(L, 1));
+    return 0;
+}
+
+// nst.rng_state() -> {4 hex strings}: the generator's state, for a saved run.
+static int l_rng_state(lua_State *L) {
+    uint64_t st[4];
+    nst_rng_get_state(st);
+    lua_createtable(L, 4, 0);
+    for (int i = 0; i < 4; i++) {
+        char buf[17];
+        snprintf(buf, sizeof buf, "%016llx", (unsigned long long)st[i]);
+        lua_pushstring(L, buf);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+// nst.set_rng_state(t): t as rng_state returns it.
+static int l_set_rng_state(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    uint64_t st[4];
+    for (int i = 0; i < 4; i++) {
+        lua_rawgeti(L, 1, i + 1);
+        const char *h = lua_tostring(L, -1);
+        char *end = NULL;
+        unsigned long long v = h ? strtoull(h, &end, 16) : 0;
+        if (!h || strlen(h) != 16 || *end != '\0')
+            return luaL_argerror(L, 1, "expected 4 strings of 16 hex digits (as rng_state returns)");
+        st[i] = (uint64_t)v;
+        lua_pop(L, 1);
+    }
+    if (!(st[0] | st[1] | st[2] | st[3])) return luaL_argerror(L, 1, "an all-zero state never changes");
+    nst_rng_set_state(st);
     return 0;
 }
 
@@ -432,6 +466,7 @@ static const luaL_Reg tensor_methods[] = {{"shape", l_shape},
 static const luaL_Reg module_fns[] = {{"zeros", l_zeros},   {"ones", l_ones},
                                       {"full", l_full},     {"rand", l_rand},
                                       {"randn", l_randn},   {"manual_seed", l_manual_seed},
+                                      {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
                                       {"tensor", l_tensor}, {"from_bytes", l_from_bytes},
                                       {NULL, NULL}};
 

@@ -20,6 +20,14 @@ void nst_rng_seed(uint64_t seed) {
     for (int i = 0; i < 4; i++) rng_s[i] = splitmix64(&seed);
 }
 
+void nst_rng_get_state(uint64_t s[4]) {
+    for (int i = 0; i < 4; i++) s[i] = rng_s[i];
+}
+
+void nst_rng_set_state(const uint64_t s[4]) {
+    for (int i = 0; i < 4; i++) rng_s[i] = s[i];
+}
+
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 static uint64_t rng_next(void) { // xoshiro256**
