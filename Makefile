@@ -146,9 +146,10 @@ fuzz:
 	$(MAKE) -f spec/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS) run
 
 install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst/cmd $(DESTDIR)$(BINDIR)
 	install -m 755 $(LIB) $(DESTDIR)$(LUA_LIBDIR)/nst/core.so
 	install -m 644 lua/nst/*.lua $(DESTDIR)$(LUA_SHAREDIR)/nst/
+	$(if $(wildcard lua/nst/cmd/*.lua),install -m 644 $(wildcard lua/nst/cmd/*.lua) $(DESTDIR)$(LUA_SHAREDIR)/nst/cmd/)
 	printf '#!/bin/sh\n# nst command line (see nst --help)\n: "$${GOMP_SPINCOUNT:=1000}"; export GOMP_SPINCOUNT\nexec lua$(LUA_VERSION) - "$$@" <<"LUA"\nos.exit(require("nst.cli").main(arg), true)\nLUA\n' > $(DESTDIR)$(BINDIR)/nst
 	chmod 755 $(DESTDIR)$(BINDIR)/nst
 

@@ -134,6 +134,12 @@ function M.help()
     lines[#lines + 1] = ("  -%-20s %s"):format(name, text)
   end
   lines[#lines + 1] = ("  %-21s %s"):format("-h, --help", "this text")
+  if #M.command_order > 0 then
+    lines[#lines + 1] = "commands (nst COMMAND --help for each):"
+    for _, name in ipairs(M.command_order) do
+      lines[#lines + 1] = ("  %-21s %s"):format(name, M.commands[name])
+    end
+  end
   lines[#lines + 1] = "A flag of 0/1 given alone means 1 (-cudnn_autotune); 0, 1, true and false are read too."
   return table.concat(lines, "\n")
 end
@@ -309,8 +315,26 @@ function M.run(o)
 end
 
 -- Returns the exit status: 0 ok, 1 failure while running, 2 bad usage.
+-- Subcommands (`nst NAME ...`): name -> one-line summary; each is the module
+-- nst.cmd.NAME, whose main(args) takes the arguments after NAME and returns an exit status.
+M.commands = {
+}
+M.command_order = {}
+
+local function run_command(name, args)
+  local rest = table.move(args, 2, #args, 1, {})
+  return require("nst.cmd." .. name).main(rest)
+end
+
 function M.main(args)
-  local ok, o = pcall(M.parse, args or {})
+  args = args or {}
+  if args[1] and M.commands[args[1]] then return run_command(args[1], args) end
+  if args[1] and args[1]:match("^%a[%w_]*$") then
+    io.stderr:write(("nst: unknown command '%s' (commands: %s; see --help)\n"):format(
+      args[1], #M.command_order > 0 and table.concat(M.command_order, ", ") or "none"))
+    return 2
+  end
+  local ok, o = pcall(M.parse, args)
   if not ok then
     local msg = type(o) == "table" and o.usage or tostring(o)
     io.stderr:write("nst: ", msg, "\n")
