@@ -281,9 +281,10 @@ end
 
 local function notice(fmt, ...) io.stderr:write("nst: ", fmt:format(...), "\n") end
 
--- Runs the transfer of parsed options: the output checked first, the device and the seed
--- settled and told, the progress printed; the image, its state and plots written.
-function M.run(o)
+-- Settles parsed options before a run (once; a second call changes nothing): the output
+-- checked, the notices told, the device (the CPU where there is no CUDA device), the
+-- seed of -seed -1, the process-wide CUDA precision.
+function M.prepare(o)
   local nst = require "nst"
   local images = require "nst.transfer_images"
   local ok, out = pcall(images.check_output, o.output)
@@ -299,14 +300,22 @@ function M.run(o)
     o.seed = options.random_seed()
     notice("-seed -1: using seed %d (pass -seed %d to repeat this run)", o.seed, o.seed)
   end
+  if o.precision then -- a process-wide CUDA setting, not a transfer option
+    if o.device == "cuda" then nst.cuda_set_precision(o.precision) end
+    o.precision = nil
+  end
+  return o
+end
+
+-- Runs the transfer of parsed options: the output checked first, the device and the seed
+-- settled and told, the progress printed; the image, its state and plots written.
+function M.run(o)
+  local nst = require "nst"
+  M.prepare(o)
   local t0 = os.time()
   o.printer = function(r, opts)
     io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0, opts.resumed_from), "\n")
     io.stdout:flush()
-  end
-  if o.precision then -- a process-wide CUDA setting, not a transfer option
-    if o.device == "cuda" then nst.cuda_set_precision(o.precision) end
-    o.precision = nil
   end
   o.plots = true
   nst.transfer(o)
@@ -318,8 +327,17 @@ end
 -- Subcommands (`nst NAME ...`): name -> one-line summary; each is the module
 -- nst.cmd.NAME, whose main(args) takes the arguments after NAME and returns an exit status.
 M.commands = {
+  batch = "run the jobs of a file, one line of flags each (a shard of them with -shard I/N)",
+  submit = "run nst batch (or nst video) as a Slurm job array (sbatch)",
+  video = "stylize a video (frames or a video file), frame to frame consistent",
+  flow = "compute the optical flow of a video ahead, for nst video",
 }
-M.command_order = {}
+M.command_order = {
+  "batch",
+  "submit",
+  "video",
+  "flow",
+}
 
 local function run_command(name, args)
   local rest = table.move(args, 2, #args, 1, {})
@@ -346,18 +364,29 @@ function M.main(args)
   end
   local rok, err = pcall(M.run, o)
   if not rok then
-    local msg = tostring(err):gsub("^[^:\n]+%.lua:%d+: ", ""):gsub("^nst%.transfer: ", "")
-    msg = msg:gsub("%((%a[%w_]*) (%S+) or more%)", function(k, v)
-      return M.flags[k] and ("(-%s %s or more)"):format(k, v)
-    end)
-    if msg:match("no vgg16 weights found") then msg = msg .. " (or use -model vgg19)" end
+    local msg = M.error_message(err)
     io.stderr:write("nst: ", msg, "\n")
-    -- interrupted: the shell's convention, 128 + signal number
-    if msg:match("interrupted by SIGINT") then return 130 end
-    if msg:match("interrupted by SIGTERM") then return 143 end
-    return 1
+    return M.failure_status(msg)
   end
   return 0
+end
+
+-- A run's error in the command line's words: no Lua position, flags for option names.
+function M.error_message(err)
+  if type(err) == "table" and err.usage then return err.usage end
+  local msg = tostring(err):gsub("^[^:\n]+%.lua:%d+: ", ""):gsub("^nst%.transfer: ", "")
+  msg = msg:gsub("%((%a[%w_]*) (%S+) or more%)", function(k, v)
+    return M.flags[k] and ("(-%s %s or more)"):format(k, v)
+  end)
+  if msg:match("no vgg16 weights found") then msg = msg .. " (or use -model vgg19)" end
+  return msg
+end
+
+-- The exit status of a failed run: interrupted, the shell's 128 + signal number; else 1.
+function M.failure_status(msg)
+  if msg:match("interrupted by SIGINT") then return 130 end
+  if msg:match("interrupted by SIGTERM") then return 143 end
+  return 1
 end
 
 return M

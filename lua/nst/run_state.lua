@@ -89,8 +89,8 @@ end
 -- weights file: its header names every tensor's place, its data differs from the start).
 local SAMPLE = 2 << 20
 
--- An input (a path or a tensor) as "<size> bytes, fnv <hex>"; paths go to info.
-local function identity(x)
+-- An input (a path or a tensor) as "<size> bytes, fnv <hex>" ("tensor HxW..., fnv <hex>").
+function M.identity(x)
   if type(x) == "string" then
     local f, err = io.open(x, "rb")
     if not f then fail("cannot read %s", err) end
@@ -129,13 +129,18 @@ function M.definition(run)
   end
   local function input(key, x)
     if x == nil then return end
-    ids[key] = ids[key] or identity(x)
+    ids[key] = ids[key] or M.identity(x)
     def[key] = ids[key]
     if type(x) == "string" then info[key] = x end
   end
   input("content_image", o.content_image)
   for i, s in ipairs(o.style_images) do input("style_image " .. i, s) end
   if o.init == "file" then input("init_image", o.init_image) end
+  if (o.temporal_weight or 0) > 0 then -- no key for runs without the term: their states stay as they were
+    def.temporal_weight = canon(o.temporal_weight)
+    input("temporal_image", o.temporal_image)
+    input("temporal_mask", o.temporal_mask)
+  end
   def.model = run.net.arch or def.model
   def.pooling = run.net.pooling or def.pooling
   if run.net.weights then input("weights", run.net.weights) end

@@ -68,6 +68,28 @@ function M.tv_ns(weight, net)
   end}
 end
 
+-- Ruder et al.'s temporal term (video): weight · Σ c·(x' − w')² / D on the network's
+-- input x' = net:preprocess(image) (caffe weights: 0..255, as artistic-videos' loss), w'
+-- the same of w, the previous stylized frame warped onto this one (1,3,H,W), c the
+-- consistency mask (1,1,H,W; nil: all ones), D = 3·H·W; the gradient taken back to the image.
+function M.temporal(w, c, weight, net)
+  local wp = net:preprocess(w:to(net.device))
+  local cd = c and c:to(net.device)
+  return {name = "temporal", weight = weight, loss = function(img)
+    local x <close> = net:preprocess(img)
+    local value, g = loss.temporal(x, wp, cd)
+    local dx <close> = g
+    return value, net:input_grad(dx)
+  end}
+end
+
+local function add_temporal(o, list, net)
+  if (o.temporal_weight or 0) > 0 then
+    list[#list + 1] = M.temporal(o.temporal_image, o.temporal_mask, o.temporal_weight, net)
+  end
+  return list
+end
+
 -- Blended style Grams at each style layer, at the generated image's size (its features
 -- Fc give the number of positions). Fs: one {layer = features} per style image.
 function M.style_targets(o, Fs, Fc)
@@ -107,7 +129,7 @@ local function from_options_ns(o, Fc, Fs, net)
     list[#list + 1] = M.style_ns(M.style_targets(o, Fs, Fc), o.style_layers, style_weights_ns(o))
   end
   if o.tv_weight > 0 then list[#list + 1] = M.tv_ns(o.tv_weight, net) end
-  return list
+  return add_temporal(o, list, net)
 end
 
 -- The terms that the options ask for (those with a weight > 0), in the options'
@@ -126,7 +148,7 @@ function M.from_options(o, Fc, Fs, net)
     list[#list + 1] = M.style(M.style_targets(o, Fs, Fc), o.style_layers, style_weights(o))
   end
   if o.tv_weight > 0 then list[#list + 1] = M.tv(o.tv_weight, o.tv_kind) end
-  return list
+  return add_temporal(o, list, net)
 end
 
 return M

@@ -37,6 +37,9 @@ M.defaults = {
   noise_std = 0.1,
   tv_kind = "squared", content_mean = true, clamp = true, handle_signals = true,
   cuda_graph = false, normalize_gradients = false,
+  -- video (nst.terms.temporal): the weight of the warped previous frame, temporal_image,
+  -- under the mask temporal_mask (nil: everywhere); 0: no temporal term
+  temporal_weight = 0,
   -- lbfgs.line_search: "wolfe" takes each step only with a sufficient decrease (strong
   -- Wolfe conditions, optim.lswolfe; usually one evaluation per iteration, more where the
   -- step needs adjusting); "none" is Torch7's and neural-style's fixed step, which
@@ -53,6 +56,7 @@ local optional = {
   -- when there is an output); plots: the history as <output>.csv and .svg then too;
   -- resume: true (the state of output) or a state file's path
   "state", "plots", "resume",
+  "temporal_image", "temporal_mask",
 }
 
 local known = {}
@@ -123,6 +127,18 @@ local function check_model(o, user)
   if not M.layers[o.model] then fail("model must be \"vgg16\" or \"vgg19\", got %s", tostring(o.model)) end
 end
 
+-- temporal_weight > 0 needs the warped previous frame (1,3,H,W); the mask is optional.
+local function check_temporal(o)
+  if o.temporal_weight == 0 then return end
+  for _, k in ipairs{"temporal_image", "temporal_mask"} do
+    local t = o[k]
+    if (t ~= nil or k == "temporal_image") and (type(t) ~= "userdata" or not pcall(t.shape, t)) then
+      fail("temporal_weight > 0 needs %s as a tensor (the previous stylized frame warped onto this one%s), got %s",
+           k, k == "temporal_mask" and "'s mask" or "", type(t))
+    end
+  end
+end
+
 local function check_files(o)
   if o.output then
     local ok, path = pcall(images.check_output, o.output)
@@ -157,7 +173,7 @@ function M.check(user)
   if o.content_image == nil then fail("content_image is required") end
   if type(o.style_images) ~= "table" then o.style_images = o.style_images and {o.style_images} or {} end
   if #o.style_images == 0 and o.style_weight ~= 0 then fail("style_images is required (or style_weight = 0)") end
-  for _, k in ipairs{"content_weight", "style_weight", "tv_weight", "learning_rate", "style_scale"} do
+  for _, k in ipairs{"content_weight", "style_weight", "tv_weight", "learning_rate", "style_scale", "temporal_weight"} do
     check.number("nst.transfer", k, o[k], NONNEGATIVE)
   end
   for _, k in ipairs{"num_iterations", "print_iter", "save_iter"} do
@@ -171,6 +187,7 @@ function M.check(user)
     if o.seed < 0 then o.seed = M.random_seed() end
   end
   check_init(o)
+  check_temporal(o)
   check_files(o)
   if o.optimizer ~= "adam" and o.optimizer ~= "lbfgs" then
     fail("optimizer must be adam or lbfgs, got %s", tostring(o.optimizer))
