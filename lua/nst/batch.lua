@@ -249,8 +249,8 @@ end
 
 -- The summary's lines: the counts, then each failure with its reason.
 function M.report(s, where)
-  local lines = {("%s%d jobs: %d done, %d resumed, %d skipped (complete), %d failed%s"):format(
-    where ~= "" and where .. ": " or "", s.jobs, s.done, s.resumed, s.skipped, #s.failed,
+  local lines = {("%s%d job%s: %d done, %d resumed, %d skipped (complete), %d failed%s"):format(
+    where ~= "" and where .. ": " or "", s.jobs, s.jobs == 1 and "" or "s", s.done, s.resumed, s.skipped, #s.failed,
     s.interrupted and "; interrupted, the rest not run" or "")}
   for _, f in ipairs(s.failed) do
     lines[#lines + 1] = ("  failed: line %d (%s): %s"):format(f.job.line, f.job.output or f.job.text, f.reason)

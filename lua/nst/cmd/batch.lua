@@ -25,15 +25,32 @@ interrupted (the job's checkpoint written; rerun to continue).]]
 
 local function say(line) io.stderr:write("nst batch: ", line, "\n") end
 
-local function main(args)
+local function parse(args)
   local own, common, pos = cmd_args.split(args, {shard = "string", help = "bool", h = "bool"}, {positional = 1})
-  if own.help or own.h or pos[1] == "-h" or pos[1] == "--help" then
+  if own.help or own.h then return own end
+  if not pos[1] then error({usage = "nst batch: expected a jobs file (see nst batch --help)"}, 0) end
+  return own, batch.parse_jobs(batch.read_jobs(pos[1]), common), pos[1]
+end
+
+-- For nst submit: the arguments of `nst batch` checked as every task would read them, a
+-- job line with wrong flags refused. Returns {jobs = their number}.
+function M.check(args)
+  local own, jobs, path = parse(args)
+  if own.help or own.h then error({usage = "nst batch: --help is no job"}, 0) end
+  for _, job in ipairs(jobs) do
+    if job.error then error({usage = ("%s line %d: %s"):format(path, job.line, job.error)}, 0) end
+  end
+  return {jobs = #jobs}
+end
+
+local function main(args)
+  local own, jobs, path = parse(args)
+  if own.help or own.h then
     io.stdout:write(M.usage, "\n")
     return 0
   end
-  if not pos[1] then error({usage = "nst batch: expected a jobs file (see nst batch --help)"}, 0) end
   local sh = shard.choose(own.shard)
-  local jobs = batch.parse_jobs(batch.read_jobs(pos[1]), common)
+  local pos = {path}
   local s = batch.run(jobs, {shard = sh, log = say})
   for _, line in ipairs(batch.report(s, ("%s %s"):format(pos[1], shard.name(sh)):gsub("%s+$", ""))) do say(line) end
   if s.interrupted then return s.interrupted end
