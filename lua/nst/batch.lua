@@ -142,7 +142,8 @@ local function exists(path)
   return f ~= nil
 end
 
-local function same(a, b)
+-- Whether two run definitions ({key = string}) are the same.
+function M.same(a, b)
   for k, v in pairs(a) do if b[k] ~= v then return false end end
   for k in pairs(b) do if a[k] == nil then return false end end
   return true
@@ -161,7 +162,7 @@ function M.status(o, net)
   user.net = net
   local checked = options.check(user)
   local def = run_state.definition({opts = checked, net = net, device = net.device})
-  if not same(def, st.doc.run) then return "run", "its state is of another run: started anew" end
+  if not M.same(def, st.doc.run) then return "run", "its state is of another run: started anew" end
   local it = st.doc.iteration
   if it > checked.num_iterations then
     return "run", ("its state is at iteration %d, past -num_iterations %d: started anew"):format(it, checked.num_iterations)
@@ -173,7 +174,7 @@ end
 -- ---- the batch ---------------------------------------------------------------------
 
 -- The network a job needs, described: {arch, pooling, weights (the file), device, key}.
-local function describe(o)
+function M.describe_network(o)
   local vgg = require "nst.vgg"
   local arch, pooling = o.model or options.defaults.model, o.pooling or options.defaults.pooling
   local path = vgg.find_weights(arch, o.weights)
@@ -181,8 +182,8 @@ local function describe(o)
           key = table.concat({arch, path, pooling, o.device}, "\0")}
 end
 
--- One network per description's key, loaded on first use.
-local function network_cache(log)
+-- One network per description's key, loaded on first use: cache(description) -> net.
+function M.network_cache(log)
   local vgg = require "nst.vgg"
   local nets = {}
   return function(d)
@@ -198,7 +199,7 @@ end
 -- to run). Returns what happened ("skipped", "resumed", "done") and why.
 local function run_job(job, net_for, run, log, name)
   local o = cli.prepare(job.opts)
-  local d = describe(o)
+  local d = M.describe_network(o)
   local what, why = M.status(o, d)
   if what == "skip" then return "skipped", why end
   log(("%s: %s"):format(name, what == "resume" and why or "running"))
@@ -217,7 +218,7 @@ end
 function M.run(jobs, opts)
   opts = opts or {}
   local log = opts.log or function(line) io.stderr:write("nst batch: ", line, "\n") end
-  local net_for = opts.net_for or network_cache(log)
+  local net_for = opts.net_for or M.network_cache(log)
   local s = {jobs = 0, done = 0, resumed = 0, skipped = 0, failed = {}}
   for j, job in ipairs(jobs) do
     if shard.has(opts.shard, j) then
