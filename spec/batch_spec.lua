@@ -207,6 +207,25 @@ describe("nst batch", function()
     assert.matches("usage: nst batch JOBS", log)
   end)
 
+  it("stops at SIGTERM (Slurm's time limit) after the job's checkpoint; a rerun continues", function()
+    files.write(dir .. "/jobs.txt", ("-content_image %s -output_image %s/long.png -num_iterations 100000 -save_iter 1\n"
+                                     .. "-content_image %s -output_image %s/next.png\n"):format(images[1], dir, images[2], dir))
+    local a = {"batch", dir .. "/jobs.txt"}
+    table.move(tiny.common(), 1, #tiny.common(), 3, a)
+    a[#a + 1], a[#a + 2] = "-num_iterations", "3" -- the jobs' own flags win
+    local status, log = cli.run_and_signal(a, dir .. "/long_2.png", "TERM")
+    assert.are.equal(143, status, log)
+    assert.matches("line 1 %(.-long.png%): failed: interrupted by SIGTERM at iteration %d+", log)
+    assert.matches("2 jobs: 0 done, 0 resumed, 0 skipped %(complete%), 1 failed, 1 not run %(interrupted%)", log)
+    assert.is_false(files.exists(dir .. "/next.png"))
+    files.write(dir .. "/jobs.txt", ("-content_image %s -output_image %s/long.png -num_iterations 40\n"
+                                     .. "-content_image %s -output_image %s/next.png\n"):format(images[1], dir, images[2], dir))
+    status, log = tiny.run_env("", a)
+    assert.are.equal(0, status, log)
+    assert.matches("line 1 %(.-long.png%): resumed from iteration %d+", log)
+    assert.matches("2 jobs: 1 done, 1 resumed", log)
+  end)
+
   it("loads one network per model, weights, pooling and device", function()
     local jobs = jobs_file(2, {("-content_image %s -output_image %s/max.png -pooling max"):format(images[3], dir)})
     local status, log = run({"batch", jobs})

@@ -58,6 +58,7 @@ describe("nst submit", function()
   end)
 
   it("--dry-run for video adds the assemble job, dependent on the whole array", function()
+    for i = 1, 2 do nst.image.save(frames.shifted(32, 48, i, 0), ("%s/%04d.png"):format(dir, i)) end
     local status, out = cli.run(submit_args({"video", "-content_video", dir .. "/%04d.png", "-output_video",
                                              dir .. "/out.mp4", "-tasks", "3", "--dry-run", "-log_dir", dir}))
     assert.are.equal(0, status, out)
@@ -87,6 +88,15 @@ describe("nst submit", function()
     status, out = cli.run(submit_args({dir .. "/bad.txt", "-tasks", "2", "-sbatch", fake}))
     assert.are.equal(2, status)
     assert.are.equal("nst submit: " .. dir .. "/bad.txt line 2: unknown flag -bogus (see --help)\n", out)
+    assert.is_false(files.exists(dir .. "/called"))
+    status, out = cli.run(submit_args({"video", "-content_video", dir .. "/none/%04d.png", "-output_video", dir .. "/o.mp4",
+                                       "-tasks", "2", "-sbatch", fake}))
+    assert.are.equal(1, status)
+    assert.are.equal("nst submit: " .. dir .. "/none/%04d.png: folder " .. dir .. "/none does not exist\n", out)
+    status, out = cli.run(submit_args({"video", "-content_video", dir .. "/none.mp4", "-output_video", dir .. "/o.mp4",
+                                       "-tasks", "2", "-sbatch", fake}))
+    assert.are.equal(1, status)
+    assert.matches("^nst submit: cannot read video .-/none.mp4: No such file or directory\n$", out)
     assert.is_false(files.exists(dir .. "/called"))
     status, out = cli.run(submit_args({jobs, "-sbatch", fake}))
     assert.are.equal(2, status)

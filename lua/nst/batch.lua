@@ -214,15 +214,19 @@ end
 -- cli.run). A job that fails is reported and the next one runs; an interrupt (Ctrl-C,
 -- SIGTERM, as Slurm sends at a time limit) stops the batch after the job's checkpoint.
 -- Returns the summary: {jobs = in the shard, done =, resumed =, skipped =, failed =
--- {{job, reason}}, interrupted = status or nil, lines = the report}.
+-- {{job, reason}}, interrupted = exit status or nil, not_run = jobs left by an interrupt}.
 function M.run(jobs, opts)
   opts = opts or {}
   local log = opts.log or function(line) io.stderr:write("nst batch: ", line, "\n") end
   local net_for = opts.net_for or M.network_cache(log)
-  local s = {jobs = 0, done = 0, resumed = 0, skipped = 0, failed = {}}
+  local s = {jobs = 0, done = 0, resumed = 0, skipped = 0, failed = {}, not_run = 0}
+  for j = 1, #jobs do
+    if shard.has(opts.shard, j) then s.jobs = s.jobs + 1 end
+  end
+  local reached = 0
   for j, job in ipairs(jobs) do
     if shard.has(opts.shard, j) then
-      s.jobs = s.jobs + 1
+      reached = reached + 1
       local name = ("line %d (%s)"):format(job.line, job.output or "no output")
       if job.error then
         s.failed[#s.failed + 1] = {job = job, reason = job.error}
@@ -238,7 +242,7 @@ function M.run(jobs, opts)
           log(("%s: failed: %s"):format(name, msg))
           local status = cli.failure_status(msg)
           if status ~= 1 then
-            s.interrupted = status
+            s.interrupted, s.not_run = status, s.jobs - reached
             break
           end
         end
@@ -252,7 +256,7 @@ end
 function M.report(s, where)
   local lines = {("%s%d job%s: %d done, %d resumed, %d skipped (complete), %d failed%s"):format(
     where ~= "" and where .. ": " or "", s.jobs, s.jobs == 1 and "" or "s", s.done, s.resumed, s.skipped, #s.failed,
-    s.interrupted and "; interrupted, the rest not run" or "")}
+    s.interrupted and (", %d not run (interrupted)"):format(s.not_run) or "")}
   for _, f in ipairs(s.failed) do
     lines[#lines + 1] = ("  failed: line %d (%s): %s"):format(f.job.line, f.job.output or f.job.text, f.reason)
   end

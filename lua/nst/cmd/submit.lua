@@ -207,7 +207,7 @@ end
 function M.main(args)
   local ok, status = pcall(main, args or {})
   if ok then return status end
-  io.stderr:write("nst submit: ", (cli.error_message(status):gsub("^nst %a+: ", "")), "\n")
+  io.stderr:write("nst submit: ", (cli.error_message(status):gsub("^nst %a+: ", ""):gsub("^nst%.video_io: ", "")), "\n")
   return type(status) == "table" and status.usage and 2 or 1
 end
 

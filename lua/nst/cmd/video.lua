@@ -65,6 +65,9 @@ function M.parse(args, opts)
     usage("nst %s: -content_video is required (see nst %s --help)", opts.flow and "flow" or "video", opts.flow and "flow" or "video")
   end
   v.temporal_weight = v.temporal_weight or 1e3
+  if v.content_video and require("nst.batch").normalize(v.content_video) == require("nst.batch").normalize(v.output_video) then
+    usage("nst video: -output_video is -content_video: the output would overwrite the input")
+  end
   if v.temporal_weight < 0 then usage("-temporal_weight must be >= 0, got %g", v.temporal_weight) end
   if v.warp_init == nil then v.warp_init = true end
   v.flow_preset = v.flow_preset or "medium"
@@ -85,11 +88,19 @@ function M.parse(args, opts)
   return v, o, rest
 end
 
--- For nst submit: the flags as every task reads them (what is wrong fails before submitting).
+-- For nst submit: the flags as every task reads them, and the input (its frames, or that
+-- the video file is there): what is wrong fails before submitting.
 function M.check(args)
   local v = M.parse(args)
   if v.help then usage("nst video: --help is no run") end
   if v.assemble then usage("nst submit video adds the -assemble job itself") end
+  if video_io.is_pattern(v.content_video) then
+    video_io.list_frames(v.content_video)
+  else
+    local f, err = io.open(v.content_video, "rb")
+    if not f then error("cannot read video " .. err, 0) end
+    f:close()
+  end
   return v
 end
 
