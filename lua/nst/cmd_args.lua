@@ -67,4 +67,16 @@ function M.split(args, spec, opts)
   return own, rest, positional
 end
 
+-- Runs a subcommand's main(args) -> exit status, its errors reported as "nst NAME: why":
+-- 2 for bad usage ({usage = ...}), 130/143 for an interrupt, else 1.
+function M.run(name, main, args)
+  local cli = require "nst.cli"
+  local ok, status = pcall(main, args or {})
+  if ok then return status end
+  local msg = cli.error_message(status):gsub("^nst %a+: ", ""):gsub("^nst%.video_io: ", "")
+  io.stderr:write("nst ", name, ": ", msg, "\n")
+  if type(status) == "table" and status.usage then return 2 end
+  return cli.failure_status(msg)
+end
+
 return M

@@ -2,7 +2,6 @@
 -- flags each (see nst.batch). Exit status 0 when every job of the shard is done or was
 -- complete, 1 when one failed, 2 on bad usage, 130/143 when interrupted.
 local batch = require "nst.batch"
-local cli = require "nst.cli"
 local cmd_args = require "nst.cmd_args"
 local shard = require "nst.shard"
 
@@ -57,11 +56,6 @@ local function main(args)
   return #s.failed > 0 and 1 or 0
 end
 
-function M.main(args)
-  local ok, status = pcall(main, args or {})
-  if ok then return status end
-  io.stderr:write("nst batch: ", cli.error_message(status):gsub("^nst batch: ", ""), "\n")
-  return type(status) == "table" and status.usage and 2 or 1
-end
+function M.main(args) return cmd_args.run("batch", main, args) end
 
 return M

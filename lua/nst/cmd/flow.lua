@@ -1,7 +1,6 @@
 -- nst flow -content_video IN (-flow_dir DIR | -output_video OUT) [-image_size N]
 -- [-flow_preset P] [-shard I/N]: the optical flow of every pair of consecutive frames,
 -- ahead of nst video (which reads the files it finds and computes the rest).
-local cli = require "nst.cli"
 local cmd_args = require "nst.cmd_args"
 local shard = require "nst.shard"
 local video = require "nst.video"
@@ -59,11 +58,6 @@ local function main(args)
   return 0
 end
 
-function M.main(args)
-  local ok, status = pcall(main, args or {})
-  if ok then return status end
-  io.stderr:write("nst flow: ", (cli.error_message(status):gsub("^nst %a+: ", ""):gsub("^nst%.video_io: ", "")), "\n")
-  return type(status) == "table" and status.usage and 2 or 1
-end
+function M.main(args) return cmd_args.run("flow", main, args) end
 
 return M

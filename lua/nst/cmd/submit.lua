@@ -5,7 +5,6 @@
 -- (--dependency=afterok:ID), assembles the chunks. Nothing about the cluster is assumed
 -- beyond sbatch: partitions, GPUs and time limits are sbatch's own options after --.
 local batch = require "nst.batch"
-local cli = require "nst.cli"
 local cmd_args = require "nst.cmd_args"
 
 local M = {}
@@ -204,11 +203,6 @@ local function main(args)
   return 0
 end
 
-function M.main(args)
-  local ok, status = pcall(main, args or {})
-  if ok then return status end
-  io.stderr:write("nst submit: ", (cli.error_message(status):gsub("^nst %a+: ", ""):gsub("^nst%.video_io: ", "")), "\n")
-  return type(status) == "table" and status.usage and 2 or 1
-end
+function M.main(args) return cmd_args.run("submit", main, args) end
 
 return M

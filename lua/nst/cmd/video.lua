@@ -1,6 +1,7 @@
 -- nst video -content_video IN -style_image S -output_video OUT [nst flags]: a video
 -- stylized with frame-to-frame consistency (nst.video). With -shard I/N (or in a Slurm
 -- array task) one chunk is rendered; -assemble blends the chunks into OUT.
+local batch = require "nst.batch"
 local cli = require "nst.cli"
 local cmd_args = require "nst.cmd_args"
 local shard = require "nst.shard"
@@ -50,8 +51,7 @@ local function usage(msg, ...) error({usage = msg:format(...)}, 0) end
 
 -- args -> v (the video flags, defaults filled in), the nst flags' options (nil for
 -- -assemble, which needs none), and the flags left for nst (rest).
-function M.parse(args, opts)
-  opts = opts or {}
+function M.parse(args)
   local v, rest = cmd_args.split(args, FLAGS)
   if v.help or v.h then return {help = true} end
   for _, a in ipairs(rest) do
@@ -61,11 +61,9 @@ function M.parse(args, opts)
     end
   end
   if not v.output_video then usage("nst video: -output_video is required (see nst video --help)") end
-  if not v.content_video and not (v.assemble and not opts.flow) then
-    usage("nst %s: -content_video is required (see nst %s --help)", opts.flow and "flow" or "video", opts.flow and "flow" or "video")
-  end
+  if not v.content_video and not v.assemble then usage("nst video: -content_video is required (see nst video --help)") end
   v.temporal_weight = v.temporal_weight or 1e3
-  if v.content_video and require("nst.batch").normalize(v.content_video) == require("nst.batch").normalize(v.output_video) then
+  if v.content_video and batch.normalize(v.content_video) == batch.normalize(v.output_video) then
     usage("nst video: -output_video is -content_video: the output would overwrite the input")
   end
   if v.temporal_weight < 0 then usage("-temporal_weight must be >= 0, got %g", v.temporal_weight) end
@@ -127,13 +125,6 @@ local function main(args)
   return 0
 end
 
-function M.main(args)
-  local ok, status = pcall(main, args or {})
-  if ok then return status end
-  local msg = cli.error_message(status):gsub("^nst video: ", ""):gsub("^nst%.video_io: ", "")
-  io.stderr:write("nst video: ", msg, "\n")
-  if type(status) == "table" and status.usage then return 2 end
-  return cli.failure_status(msg)
-end
+function M.main(args) return cmd_args.run("video", main, args) end
 
 return M
