@@ -107,6 +107,7 @@ nst_moments_center_fn nst_cu_moments_center;
 nst_moments_grad_fn nst_cu_moments_grad;
 // cuda_linalg.cu
 nst_sym_sqrt_fn nst_cu_sym_sqrt;
+nst_w2_map_fn nst_cu_w2_map;
 // cuda_chain.cu: the channels-last chain (nst_chain_ops)
 extern const nst_chain_ops nst_cuda_chain;
 }

@@ -1,8 +1,8 @@
-// Square roots of symmetric matrices on the GPU (the CPU twin is src/cpu/cpu_linalg.c),
-// in double precision like the CPU: cuSOLVER's Jacobi eigensolver (syevj: on the device
-// throughout, no host synchronization, accurate on the near-singular covariances of ReLU
-// features), then X^(1/2) and X^(-1/2) as (V G)(V G)^T with cublasDgemm, G the diagonal of
-// the eigenvalues' fourth roots (or their inverses).
+// Square roots of symmetric matrices and W2's map s (s x s)^(-1/2) s on the GPU (the CPU
+// twin is src/cpu/cpu_linalg.c), in double precision like the CPU: cuSOLVER's Jacobi
+// eigensolver (syevj: on the device throughout, no host synchronization, accurate on the
+// near-singular covariances of ReLU features) and cublasDgemm. All matrices here are
+// symmetric or products whose column-major reading is spelled out.
 #include <cusolverDn.h>
 #include <math.h>
 
@@ -43,17 +43,16 @@ __global__ void sym_to_double_kernel(double *a, const float *x, int n, size_t to
     }
 }
 
-// One block: eigenvalues raised to floor; g_root = lambda^(1/4), g_inv = lambda^(-1/4)
-// (either may be NULL), trace1 = sum sqrt(lambda); all NaN when the solver failed.
-__global__ void eigen_factors_kernel(double *g_root, double *g_inv, float *trace1, const double *w,
-                                     int n, double floor, const int *info) {
+// One block: the eigenvalues w raised to floor; g = lambda^(1/4) (inverse: lambda^(-1/4));
+// trace1 (may be NULL) = sum sqrt(lambda); all NaN when the solver failed (info != 0).
+__global__ void eigen_factors_kernel(double *g, float *trace1, const double *w, int n, double floor,
+                                     int inverse, const int *info) {
     __shared__ double part[NST_CU_THREADS];
     double nan = __longlong_as_double(0x7ff8000000000000LL), acc = 0;
     int failed = *info != 0;
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         double l = w[j] < floor ? floor : w[j], q = sqrt(sqrt(l));
-        if (g_root) g_root[j] = failed ? nan : q;
-        if (g_inv) g_inv[j] = failed ? nan : 1.0 / q;
+        g[j] = failed ? nan : inverse ? 1.0 / q : q;
         acc += sqrt(l);
     }
     part[threadIdx.x] = acc;
@@ -65,42 +64,31 @@ __global__ void eigen_factors_kernel(double *g_root, double *g_inv, float *trace
     if (threadIdx.x == 0 && trace1) *trace1 = failed ? (float)nan : (float)part[0];
 }
 
-// b (n, n) column-major = v with column j scaled by g[j]
-__global__ void scale_columns_kernel(double *b, const double *v, const double *g, int n,
-                                     size_t total) {
-    NST_CU_GRID_STRIDE(idx, total) b[idx] = v[idx] * g[idx / n];
+// v (n, n) column-major: column j scaled by g[j], in place
+__global__ void scale_columns_kernel(double *v, const double *g, int n, size_t total) {
+    NST_CU_GRID_STRIDE(idx, total) v[idx] *= g[idx / n];
 }
 
 __global__ void to_float_kernel(float *out, const double *c, size_t total) {
     NST_CU_GRID_STRIDE(idx, total) out[idx] = (float)c[idx];
 }
 
-// out = (V G)(V G)^T: symmetric, so its column-major result is also the row-major one.
-static int from_eigen(float *out, const double *v, const double *g, double *b, int n,
-                      cudaStream_t s, nst_err *e) {
-    size_t total = (size_t)n * n;
-    double *c = b + total;
-    scale_columns_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(b, v, g, n, total);
-    if (nst_cu_launched("scale_columns_kernel", e)) return -1;
+// Column-major c = a op(b) (tb: b transposed), n x n doubles.
+static int dgemm(double *c, const double *a, const double *b, int n, int tb, nst_err *e) {
     cublasHandle_t h;
     const double one = 1.0, zero = 0.0;
-    if (nst_cu_cublas(&h, e) || nst_cublas_check(cublasDgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, n, n, n,
-                                                             &one, b, n, b, n, &zero, c, n),
-                                                 "cublasDgemm (sym_sqrt)", e))
-        return -1;
-    to_float_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(out, c, total);
-    return nst_cu_launched("to_float_kernel", e);
+    if (nst_cu_cublas(&h, e)) return -1;
+    return nst_cublas_check(cublasDgemm(h, CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, n, n, n,
+                                        &one, a, n, b, n, &zero, c, n),
+                            "cublasDgemm (cuda_linalg)", e);
 }
 
-// The eigen-decomposition into a (the eigenvectors, column-major) and w, and the factors.
-static int eigen(double *a, double *w, double *g, int *info, const float *x, int n,
-                 const float *root, const float *inv, float *trace1, double floor, cudaStream_t s,
-                 nst_err *e) {
+// Eigen-decomposes a (symmetric; overwritten by the eigenvectors as columns) and writes
+// the factors g and the trace (eigen_factors_kernel); w receives the eigenvalues.
+static int eigen(double *a, double *g, float *trace1, double *w, int *info, int n, double floor,
+                 int inverse, cudaStream_t s, nst_err *e) {
     cusolverDnHandle_t h;
     if (solver(&h, e)) return -1;
-    size_t total = (size_t)n * n;
-    sym_to_double_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(a, x, n, total);
-    if (nst_cu_launched("sym_to_double_kernel", e)) return -1;
     int lwork = 0;
     if (solver_check(cusolverDnDsyevj_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR,
                                                  CUBLAS_FILL_MODE_LOWER, n, a, n, w, &lwork,
@@ -114,29 +102,88 @@ static int eigen(double *a, double *w, double *g, int *info, const float *x, int
                           "cusolverDnDsyevj", e);
     nst_cu_free(work); // stream order: reused only by later work
     if (rc) return -1;
-    eigen_factors_kernel<<<1, NST_CU_THREADS, 0, s>>>(root ? g : NULL, inv ? g + n : NULL, trace1,
-                                                      w, n, floor, info);
+    eigen_factors_kernel<<<1, NST_CU_THREADS, 0, s>>>(g, trace1, w, n, floor, inverse, info);
     return nst_cu_launched("eigen_factors_kernel", e);
 }
 
-int nst_cu_sym_sqrt(float *root, float *inv_root, float *trace1, const float *x, int n, float floor,
-                    nst_err *e) {
-    if (n < 1 || n > 65536) return nst_fail(e, "sym_sqrt: bad size n=%d", n);
-    if (!(floor >= 0)) return nst_fail(e, "sym_sqrt: floor must be >= 0, got %g", floor);
-    cudaStream_t s;
-    if (nst_cu_stream(&s, e)) return -1;
+// The scratch of one call: k (n, n) double matrices, n eigenvalues, n factors, the info.
+struct scratch {
+    double *m[4], *w, *g;
+    int *info;
+};
+
+static int scratch_get(scratch *t, int k, int n, nst_err *e) {
     size_t nn = (size_t)n * n;
-    // a: eigenvectors; b, b + nn: from_eigen's scratch; w: eigenvalues; g: 2n factors
-    double *a = (double *)nst_cu_alloc(sizeof(double) * (3 * nn + 3 * (size_t)n), e);
-    int *info = (int *)nst_cu_alloc(sizeof(int), e);
-    int rc = a && info ? 0 : -1;
-    if (!rc) {
-        double *b = a + nn, *w = a + 3 * nn, *g = w + n;
-        rc = eigen(a, w, g, info, x, n, root, inv_root, trace1, floor, s, e);
-        if (!rc && root) rc = from_eigen(root, a, g, b, n, s, e);
-        if (!rc && inv_root) rc = from_eigen(inv_root, a, g + n, b, n, s, e);
+    double *p = (double *)nst_cu_alloc(sizeof(double) * (k * nn + 2 * (size_t)n), e);
+    t->info = p ? (int *)nst_cu_alloc(sizeof(int), e) : NULL;
+    if (!t->info) {
+        nst_cu_free(p);
+        return -1;
     }
-    nst_cu_free(a);
-    nst_cu_free(info);
+    for (int i = 0; i < k; i++) t->m[i] = p + i * nn;
+    t->w = p + k * nn, t->g = t->w + n;
+    return 0;
+}
+
+static void scratch_free(scratch *t) {
+    nst_cu_free(t->m[0]);
+    nst_cu_free(t->info);
+}
+
+static int linalg_start(const char *what, int n, float floor, cudaStream_t *s, nst_err *e) {
+    if (n < 1 || n > 65536) return nst_fail(e, "%s: bad size n=%d", what, n);
+    if (!(floor >= 0)) return nst_fail(e, "%s: floor must be >= 0, got %g", what, floor);
+    return nst_cu_stream(s, e);
+}
+
+// X = V diag(w) V^T, X^(1/2) = B B^T with B = V diag(w^(1/4)).
+int nst_cu_sym_sqrt(float *root, const float *x, int n, float floor, nst_err *e) {
+    cudaStream_t s;
+    scratch t;
+    if (linalg_start("sym_sqrt", n, floor, &s, e) || scratch_get(&t, 2, n, e)) return -1;
+    size_t total = (size_t)n * n;
+    sym_to_double_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(t.m[0], x, n, total);
+    int rc = nst_cu_launched("sym_to_double_kernel", e);
+    if (!rc) rc = eigen(t.m[0], t.g, NULL, t.w, t.info, n, floor, 0, s, e);
+    if (!rc) {
+        scale_columns_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(t.m[0], t.g, n, total);
+        rc = nst_cu_launched("scale_columns_kernel", e);
+    }
+    if (!rc) rc = dgemm(t.m[1], t.m[0], t.m[0], n, 1, e); // B B^T
+    if (!rc) {
+        to_float_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(root, t.m[1], total);
+        rc = nst_cu_launched("to_float_kernel", e);
+    }
+    scratch_free(&t);
+    return rc;
+}
+
+// X = s x s = V diag(w) V^T; s X^(-1/2) s = B B^T with B = s V diag(w^(-1/4)).
+int nst_cu_w2_map(float *map, float *trace1, const float *s_in, const float *x, int n, float floor,
+                  nst_err *e) {
+    cudaStream_t s;
+    scratch t;
+    if (linalg_start("w2_map", n, floor, &s, e)) return -1;
+    if (!(floor > 0)) return nst_fail(e, "w2_map: floor must be > 0, got %g", floor);
+    if (scratch_get(&t, 4, n, e)) return -1;
+    size_t total = (size_t)n * n;
+    double *sd = t.m[0], *xd = t.m[1], *a = t.m[2], *c = t.m[3];
+    sym_to_double_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(sd, s_in, n, total);
+    sym_to_double_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(xd, x, n, total);
+    int rc = nst_cu_launched("sym_to_double_kernel", e);
+    if (!rc) rc = dgemm(c, sd, xd, n, 0, e); // s x
+    if (!rc) rc = dgemm(a, c, sd, n, 0, e); // s x s
+    if (!rc) rc = eigen(a, t.g, trace1, t.w, t.info, n, floor, 1, s, e);
+    if (!rc) {
+        scale_columns_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(a, t.g, n, total);
+        rc = nst_cu_launched("scale_columns_kernel", e);
+    }
+    if (!rc) rc = dgemm(c, sd, a, n, 0, e); // B = s V diag(g)
+    if (!rc) rc = dgemm(xd, c, c, n, 1, e); // B B^T
+    if (!rc) {
+        to_float_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(map, xd, total);
+        rc = nst_cu_launched("to_float_kernel", e);
+    }
+    scratch_free(&t);
     return rc;
 }

@@ -1,5 +1,5 @@
 // The style losses' operations in Lua (core/ops_style.h): moments, moments_backward,
-// sym_sqrt, erode3x3. nst.loss composes the losses from them.
+// sym_sqrt, w2_map, erode3x3. nst.loss composes the losses from them.
 #include "bindings/lnst.h"
 #include "core/ops.h"
 #include "core/ops_style.h"
@@ -42,45 +42,34 @@ static int l_moments_backward(lua_State *L) {
     return 1;
 }
 
-// The boolean option key of the table at idx (absent: false).
-static int opt_flag(lua_State *L, int idx, const char *key) {
-    if (lua_isnoneornil(L, idx)) return 0;
-    lua_getfield(L, idx, key);
-    int v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
+static float check_floor(lua_State *L, int idx) {
+    float floor = (float)luaL_optnumber(L, idx, 0.0);
+    if (!(floor >= 0)) luaL_argerror(L, idx, "floor must be a number >= 0");
+    return floor;
 }
 
-// core.sym_sqrt(x [, {root = true, inverse = false, trace = false, floor = 0}])
-// -> root, inverse root, trace (nil for those not asked for)
+// core.sym_sqrt(x [, floor]) -> X^(1/2) of a symmetric x (n,n), eigenvalues raised to floor
 static int l_sym_sqrt(lua_State *L) {
-    static const char *const keys[] = {"root", "inverse", "trace", "floor", NULL};
     nst_tensor *x = nst_lua_check_tensor(L, 1);
-    nst_lua_check_options(L, 2, keys);
+    float floor = check_floor(L, 2);
     if (x->ndim != 2 || x->shape[0] != x->shape[1])
         return luaL_argerror(L, 1, "expected a square matrix (n,n)");
-    int want_root = 1, want_inv = opt_flag(L, 2, "inverse"), want_tr = opt_flag(L, 2, "trace");
-    float floor = 0;
-    if (!lua_isnoneornil(L, 2)) {
-        lua_getfield(L, 2, "root");
-        if (!lua_isnil(L, -1)) want_root = lua_toboolean(L, -1);
-        lua_getfield(L, 2, "floor");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_isnumber(L, -1)) return luaL_argerror(L, 2, "floor must be a number");
-            floor = (float)lua_tonumber(L, -1);
-        }
-        lua_pop(L, 2);
-    }
-    nst_tensor *root = NULL, *inv = NULL, *tr = NULL;
-    if (want_root) root = nst_lua_new_like(L, x);
-    else lua_pushnil(L);
-    if (want_inv) inv = nst_lua_new_like(L, x);
-    else lua_pushnil(L);
-    if (want_tr) tr = nst_lua_new_scalar(L, x);
-    else lua_pushnil(L);
+    nst_tensor *root = nst_lua_new_like(L, x);
     nst_err e;
-    nst_lua_check(L, nst_sym_sqrt(root, inv, tr, x, floor, &e), &e);
-    return 3;
+    nst_lua_check(L, nst_sym_sqrt(root, x, floor, &e), &e);
+    return 1;
+}
+
+// core.w2_map(s, x, floor) -> s (s x s)^(-1/2) s, tr (s x s)^(1/2)
+static int l_w2_map(lua_State *L) {
+    nst_tensor *s = nst_lua_check_tensor(L, 1), *x = nst_lua_check_tensor(L, 2);
+    float floor = (float)luaL_checknumber(L, 3);
+    if (x->ndim != 2 || x->shape[0] != x->shape[1])
+        return luaL_argerror(L, 2, "expected a square matrix (n,n)");
+    nst_tensor *map = nst_lua_new_like(L, x), *tr = nst_lua_new_scalar(L, x);
+    nst_err e;
+    nst_lua_check(L, nst_w2_map(map, tr, s, x, floor, &e), &e);
+    return 2;
 }
 
 static int l_erode3x3(lua_State *L) { // core.erode3x3(x (N,C,H,W)) -> each plane eroded
@@ -92,8 +81,7 @@ static int l_erode3x3(lua_State *L) { // core.erode3x3(x (N,C,H,W)) -> each plan
     return 1;
 }
 
-const luaL_Reg nst_lua_style_fns[] = {{"moments", l_moments},
-                                      {"moments_backward", l_moments_backward},
-                                      {"sym_sqrt", l_sym_sqrt},
-                                      {"erode3x3", l_erode3x3},
-                                      {NULL, NULL}};
+const luaL_Reg nst_lua_style_fns[] = {
+    {"moments", l_moments},   {"moments_backward", l_moments_backward},
+    {"sym_sqrt", l_sym_sqrt}, {"w2_map", l_w2_map},
+    {"erode3x3", l_erode3x3}, {NULL, NULL}};

@@ -143,11 +143,14 @@ typedef int nst_moments_center_fn(float *out, const float *f, const float *mu, c
 // grad (c, m) = r[i] * y[k, i] + r[i]^2 * v[k]; v (c) or NULL; grad may alias y.
 typedef int nst_moments_grad_fn(float *grad, const float *y, const float *v, const float *r, int c,
                                 int64_t m, float r0, nst_err *e);
-// x (n, n) symmetric, eigen-decomposed in double precision; eigenvalues below floor
-// (>= 0) count as floor. root = X^(1/2) and inv_root = X^(-1/2) (each (n, n) or NULL),
-// trace1 = tr X^(1/2) (one float or NULL). An eigensolver that fails writes NaN.
-typedef int nst_sym_sqrt_fn(float *root, float *inv_root, float *trace1, const float *x, int n,
-                            float floor, nst_err *e);
+// Square roots of symmetric matrices by eigen-decomposition in double precision;
+// eigenvalues below floor (>= 0) count as floor. A GPU eigensolver that fails writes NaN.
+// root (n, n) = X^(1/2), x (n, n) symmetric.
+typedef int nst_sym_sqrt_fn(float *root, const float *x, int n, float floor, nst_err *e);
+// W2's generated side, all in double: with s, x (n, n) symmetric and X = s x s,
+// map (n, n) = s X^(-1/2) s and trace1 = tr X^(1/2) (one float). floor > 0.
+typedef int nst_w2_map_fn(float *map, float *trace1, const float *s, const float *x, int n,
+                          float floor, nst_err *e);
 // out (planes, h, w) = the minimum of x over each 3x3 neighbourhood inside the plane
 // (grey-scale erosion; a guide's "inside" propagation through a 3x3 convolution).
 typedef int nst_erode3x3_fn(float *out, const float *x, int planes, int h, int wd, nst_err *e);
@@ -255,6 +258,7 @@ typedef struct nst_backend {
     nst_moments_center_fn *moments_center;
     nst_moments_grad_fn *moments_grad;
     nst_sym_sqrt_fn *sym_sqrt;
+    nst_w2_map_fn *w2_map;
     nst_erode3x3_fn *erode3x3;
     // Optional: NULL, or the channels-last chain above (every slot set).
     const nst_chain_ops *chain;

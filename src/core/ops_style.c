@@ -93,25 +93,37 @@ int nst_moments_backward(nst_tensor *grad, const nst_tensor *fc, const nst_tenso
     return rc;
 }
 
-int nst_sym_sqrt(nst_tensor *root, nst_tensor *inv_root, nst_tensor *trace1, const nst_tensor *x,
-                 float floor, nst_err *e) {
-    const char *op = "sym_sqrt";
+// x square (n,n); the floor a number >= 0 (> 0 when positive is set).
+static int check_square(const char *op, const nst_tensor *x, float floor, int positive,
+                        nst_err *e) {
     if (x->ndim != 2 || x->shape[0] != x->shape[1])
         return nst_fail(e, "%s: expected a square matrix (n,n), got %d-D", op, x->ndim);
     if (x->shape[0] > 65536) return nst_fail(e, "%s: matrix too large", op);
-    size_t n = (size_t)x->shape[0];
-    if (!(floor >= 0) || isinf(floor))
-        return nst_fail(e, "%s: floor must be a number >= 0, got %g", op, floor);
-    if (inv_root && !(floor > 0))
-        return nst_fail(e, "%s: the inverse square root needs floor > 0", op);
-    if (want_numel(op, "the root", root, n * n, e) ||
-        want_numel(op, "the inverse root", inv_root, n * n, e) ||
-        want_numel(op, "the trace", trace1, 1, e) || on_device(op, root, x, e) ||
-        on_device(op, inv_root, x, e) || on_device(op, trace1, x, e))
+    if (!(floor >= 0) || isinf(floor) || (positive && !(floor > 0)))
+        return nst_fail(e, "%s: floor must be a number %s 0, got %g", op,
+                        positive ? ">" : ">=", floor);
+    return 0;
+}
+
+int nst_sym_sqrt(nst_tensor *root, const nst_tensor *x, float floor, nst_err *e) {
+    const char *op = "sym_sqrt";
+    if (check_square(op, x, floor, 0, e) || want_numel(op, "the root", root, x->numel, e) ||
+        on_device(op, root, x, e))
         return -1;
     const nst_backend *be = nst_backend_get(nst_dev(x), e);
-    return be ? be->sym_sqrt(root ? nst_data(root) : NULL, inv_root ? nst_data(inv_root) : NULL,
-                             trace1 ? nst_data(trace1) : NULL, nst_data(x), (int)n, floor, e)
+    return be ? be->sym_sqrt(nst_data(root), nst_data(x), (int)x->shape[0], floor, e) : -1;
+}
+
+int nst_w2_map(nst_tensor *map, nst_tensor *trace1, const nst_tensor *s, const nst_tensor *x,
+               float floor, nst_err *e) {
+    const char *op = "w2_map";
+    if (check_square(op, x, floor, 1, e) || want_numel(op, "the root", s, x->numel, e) ||
+        want_numel(op, "the map", map, x->numel, e) || want_numel(op, "the trace", trace1, 1, e) ||
+        on_device(op, s, x, e) || on_device(op, map, x, e) || on_device(op, trace1, x, e))
+        return -1;
+    const nst_backend *be = nst_backend_get(nst_dev(x), e);
+    return be ? be->w2_map(nst_data(map), nst_data(trace1), nst_data(s), nst_data(x),
+                           (int)x->shape[0], floor, e)
               : -1;
 }
 

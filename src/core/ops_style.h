@@ -19,11 +19,13 @@ int nst_moments(nst_tensor *mu, nst_tensor *cov, nst_tensor *fc, const nst_tenso
 // dmu (C) = dL/dmu or NULL. (The mean's effect through the centring sums to 0.)
 int nst_moments_backward(nst_tensor *grad, const nst_tensor *fc, const nst_tensor *r,
                          const nst_tensor *dcov, const nst_tensor *dmu, nst_err *e);
-// x (n,n) symmetric: root = X^(1/2), inv_root = X^(-1/2) (each NULL or (n,n)), trace1 =
-// tr X^(1/2) (NULL or one element); eigenvalues below floor count as floor, which must be
-// > 0 when inv_root is asked for.
-int nst_sym_sqrt(nst_tensor *root, nst_tensor *inv_root, nst_tensor *trace1, const nst_tensor *x,
-                 float floor, nst_err *e);
+// root (n,n) = X^(1/2) of x (n,n) symmetric; eigenvalues below floor (>= 0) count as
+// floor. In double precision inside.
+int nst_sym_sqrt(nst_tensor *root, const nst_tensor *x, float floor, nst_err *e);
+// W2's generated side: with s, x (n,n) symmetric and X = s x s (formed in double),
+// map (n,n) = s X^(-1/2) s and trace1 (one element) = tr X^(1/2); floor > 0.
+int nst_w2_map(nst_tensor *map, nst_tensor *trace1, const nst_tensor *s, const nst_tensor *x,
+               float floor, nst_err *e);
 // x (N,C,H,W) -> out (N,C,H,W): each plane's 3x3 grey-scale erosion.
 int nst_erode3x3(nst_tensor *out, const nst_tensor *x, nst_err *e);
 

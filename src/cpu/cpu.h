@@ -85,8 +85,9 @@ nst_erode3x3_fn nst_cpu_erode3x3;
 nst_moments_center_fn nst_cpu_moments_center;
 nst_moments_grad_fn nst_cpu_moments_grad;
 
-// cpu_linalg.c (twin of cuda_linalg.cu): symmetric square roots (LAPACK, double)
+// cpu_linalg.c (twin of cuda_linalg.cu): symmetric square roots, W2's map (LAPACK, double)
 nst_sym_sqrt_fn nst_cpu_sym_sqrt;
+nst_w2_map_fn nst_cpu_w2_map;
 
 // cpu_chain.c (twin of cuda_chain.cu): the channels-last chain, so the VGG's chain
 // code path runs and is tested on the CPU (nst.cpu_set_chain).
