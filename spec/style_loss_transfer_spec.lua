@@ -1,8 +1,7 @@
--- style_loss in nst.transfer, nst.terms, the run state and the command line
--- (-style_loss, -style_layer_weights), on tiny images with the real VGG19.
+-- style_loss in nst.transfer, nst.terms and the run state, on tiny images with the real
+-- VGG19 (the flags -style_loss and -style_layer_weights: spec/cli_spec.lua).
 local nst = require "nst"
 local weights = require "helpers.weights"
-local cli = require "nst.cli"
 local options = require "nst.transfer_options"
 local run_state = require "nst.run_state"
 
@@ -85,45 +84,5 @@ describe("style_loss in a transfer", function()
     assert.is_nil((run_state.definition(run)).style_loss) -- states from before style_loss still resume
     run.opts.style_loss = "w2"
     assert.are.equal("w2", (run_state.definition(run)).style_loss)
-  end)
-end)
-
-describe("-style_loss and -style_layer_weights", function()
-  local req = {"-content_image", "c.jpg", "-style_image", "s.jpg"}
-  local function with(...)
-    local a = {table.unpack(req)}
-    for _, v in ipairs{...} do a[#a + 1] = v end
-    return a
-  end
-  local function usage(args)
-    local ok, e = pcall(cli.parse, args)
-    assert.is_false(ok)
-    return e.usage
-  end
-
-  it("set style_loss and layer_weights", function()
-    local o = cli.parse(with("-style_loss", "w2", "-style_layer_weights", "1,0.5,0.25,2"))
-    assert.are.equal("w2", o.style_loss)
-    assert.are.same({1, 0.5, 0.25, 2}, o.layer_weights)
-    o = cli.parse(with("-model", "vgg19", "-style_layer_weights", "1,1,1,1,1"))
-    assert.are.same({1, 1, 1, 1, 1}, o.layer_weights)
-    assert.is_nil(cli.parse(with()).style_loss) -- the default comes from nst.transfer
-  end)
-
-  it("say what is wrong", function()
-    assert.are.equal("-style_loss: expected gram|mean_cov|w2, got 'bures'", usage(with("-style_loss", "bures")))
-    assert.are.equal("-style_layer_weights has 2 weights for 4 style layers (relu1_2,relu2_2,relu3_3,relu4_3)",
-                     usage(with("-style_layer_weights", "1,2")))
-    assert.are.equal("-style_layer_weights has 4 weights for 2 style layers (relu1_1,relu2_1)",
-                     usage(with("-style_layers", "relu1_1,relu2_1", "-style_layer_weights", "1,1,1,1")))
-    assert.are.equal("-style_layer_weights must be >= 0, got -1",
-                     usage(with("-style_layer_weights", "1,-1,1,1")))
-  end)
-
-  it("--help states the defaults", function()
-    local help = cli.help()
-    assert.truthy(help:find("-style_loss           gram|mean_cov|w2: ", 1, true))
-    assert.truthy(help:find("(see README) (gram)", 1, true))
-    assert.truthy(help:find("(gatys: 1/L each; neural_style: 1 each)", 1, true))
   end)
 end)
