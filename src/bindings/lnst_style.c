@@ -6,7 +6,7 @@
 
 // The channels of features f, or an argument error.
 static int channels_of(lua_State *L, const nst_tensor *f) {
-    int nd, batch, c;
+    int nd, batch, c = 0;
     int64_t shape[NST_MAX_DIMS], m;
     nst_err e;
     if ((f->ndim == 4 && f->shape[0] != 1) || f->ndim < 2 ||
