@@ -54,7 +54,7 @@ endif
 ifeq ($(WITH_CUDA),1)
 CPPFLAGS += -DNST_WITH_CUDA -I$(CUDA_HOME)/include
 CU_OBJS   = $(patsubst kernels/%.cu,$(BUILD)/obj/kernels/%.o,$(CU_SRCS))
-LIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+LIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcusolver -lcudart -lstdc++
 BACKENDS  = cpu cuda
 else
 BACKENDS  = cpu

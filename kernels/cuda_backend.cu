@@ -96,8 +96,14 @@ extern "C" const nst_backend nst_cuda_backend = {
     nst_cu_warp,
     nst_cu_consistency,
     nst_cu_temporal_loss,
+    // the style losses (cuda_moments.cu, cuda_linalg.cu, cuda_pool.cu)
+    nst_cu_moments_center,
+    nst_cu_moments_grad,
+    nst_cu_sym_sqrt,
+    nst_cu_w2_map,
+    nst_cu_erode3x3,
     // channels-last chain (cuda_chain.cu)
     &nst_cuda_chain,
 };
 // A slot added to struct nst_backend must be added above too (a pointer per slot).
-static_assert(sizeof(nst_backend) == 36 * sizeof(void *), "nst_backend changed: update the table");
+static_assert(sizeof(nst_backend) == 41 * sizeof(void *), "nst_backend changed: update the table");

@@ -101,6 +101,13 @@ nst_conv3x3_bwd_data_fn nst_cu_conv3x3_bwd_data;
 // cuda_pool.cu
 nst_pool_fwd_fn nst_cu_pool_fwd;
 nst_pool_bwd_fn nst_cu_pool_bwd;
+nst_erode3x3_fn nst_cu_erode3x3;
+// cuda_moments.cu
+nst_moments_center_fn nst_cu_moments_center;
+nst_moments_grad_fn nst_cu_moments_grad;
+// cuda_linalg.cu
+nst_sym_sqrt_fn nst_cu_sym_sqrt;
+nst_w2_map_fn nst_cu_w2_map;
 // cuda_chain.cu: the channels-last chain (nst_chain_ops)
 extern const nst_chain_ops nst_cuda_chain;
 }

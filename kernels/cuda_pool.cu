@@ -1,8 +1,11 @@
 // 2x2 stride-2 pooling (max or average) over planes of h x w, output floor(h/2) x
 // floor(w/2), and its backward. Max backward routes the gradient to the first
 // maximum of the window in row-major order (x00, x01, x10, x11), as PyTorch does;
-// inputs in the odd last row/column get zero gradient.
+// inputs in the odd last row/column get zero gradient. Also the style guides' 3x3
+// erosion (a stride-1 min filter; the rule is core/elementwise.h's, shared with the CPU).
 #include "cuda_internal.h"
+// after cuda_internal.h, which includes backend.h with C linkage
+#include "core/elementwise.h"
 
 // Index 0..3 of the first maximum of the window whose top-left is w0 (row stride wd);
 // a NaN wins over numbers (the last NaN if several), as in PyTorch and the CPU backend.
@@ -91,4 +94,22 @@ int nst_cu_pool_bwd(float *dx, const float *dy, const float *x, int planes, int 
     pool_bwd_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>(
         dx, dy, x, in_total, h, wd, h / 2, wd / 2, mode == NST_POOL_MAX);
     return nst_cu_launched("pool_bwd_kernel", e);
+}
+
+// out (planes, h, w): one thread per pixel
+__global__ void erode3x3_kernel(float *out, const float *x, size_t total, int h, int wd) {
+    NST_CU_GRID_STRIDE(idx, total) {
+        size_t plane = idx / ((size_t)h * wd), r = idx % ((size_t)h * wd);
+        out[idx] = nst_erode3x3_at(x + plane * h * wd, h, wd, (int)(r / wd), (int)(r % wd));
+    }
+}
+
+int nst_cu_erode3x3(float *out, const float *x, int planes, int h, int wd, nst_err *e) {
+    cudaStream_t s;
+    if (nst_cu_stream(&s, e)) return -1;
+    if (planes < 1 || h < 1 || wd < 1)
+        return nst_fail(e, "erode3x3: bad sizes %d planes of %dx%d", planes, h, wd);
+    size_t total = (size_t)planes * h * wd;
+    erode3x3_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(out, x, total, h, wd);
+    return nst_cu_launched("erode3x3_kernel", e);
 }

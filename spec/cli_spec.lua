@@ -170,6 +170,24 @@ describe("nst.cli.parse", function()
     assert.are.equal("-image_size must be in [1, 16384], got 20000", parse_error(with("-image_size", "20000")))
     assert.are.equal("-backend: expected nn|cudnn|clnn, got 'x'", parse_error(with("-backend", "x")))
   end)
+
+  it("reads -style_loss and -style_layer_weights (layer_weights), one weight per style layer", function()
+    local o = cli.parse(with("-style_loss", "w2", "-style_layer_weights", "1,0.5,0.25,2"))
+    assert.are.equal("w2", o.style_loss)
+    assert.are.same({1, 0.5, 0.25, 2}, o.layer_weights)
+    assert.are.same({1, 1, 1, 1, 1}, cli.parse(with("-model", "vgg19", "-style_layer_weights", "1,1,1,1,1")).layer_weights)
+    assert.is_nil(cli.parse(with()).style_loss) -- the default comes from nst.transfer
+    assert.are.equal("-style_loss: expected gram|mean_cov|w2, got 'bures'", parse_error(with("-style_loss", "bures")))
+    assert.are.equal("-style_layer_weights has 2 weights for 4 style layers (relu1_2,relu2_2,relu3_3,relu4_3)",
+                     parse_error(with("-style_layer_weights", "1,2")))
+    assert.are.equal("-style_layer_weights has 4 weights for 2 style layers (relu1_1,relu2_1)",
+                     parse_error(with("-style_layers", "relu1_1,relu2_1", "-style_layer_weights", "1,1,1,1")))
+    assert.are.equal("-style_layer_weights must be >= 0, got -1", parse_error(with("-style_layer_weights", "1,-1,1,1")))
+    local help = cli.help()
+    assert.truthy(help:find("-style_loss           gram|mean_cov|w2: ", 1, true))
+    assert.truthy(help:find("(see README) (gram)", 1, true))
+    assert.truthy(help:find("(gatys: 1/L each; neural_style: 1 each)", 1, true))
+  end)
 end)
 
 describe("nst.cli", function()

@@ -40,6 +40,15 @@ function M.number(where, name, v, spec)
   return v
 end
 
+-- Raises "<where>: <what> must be an nst tensor, got <type>" unless t is an open tensor;
+-- returns t. level: as M.number's spec.level (default 0).
+function M.tensor(where, what, t, level)
+  if type(t) ~= "userdata" or not pcall(t.numel, t) then
+    error(("%s: %s must be an nst tensor, got %s"):format(where, what, type(t)), level and level + 1 or 0)
+  end
+  return t
+end
+
 -- Raises "<where>: unknown option '<key>'" for the first key of t (in sorted order, so
 -- that the message does not depend on the table's layout) that is not a key of known.
 function M.keys(where, t, known)

@@ -74,6 +74,10 @@ local FLAGS = {
   {"seed", "integer", "random seed; -1 = a random one, printed", default = "a fixed seed"},
   {"content_layers", "list", "content layers, comma separated"},
   {"style_layers", "list", "style layers, comma separated"},
+  {"style_layer_weights", "numbers", "weight of each style layer (times -style_weight), comma separated",
+   key = "layer_weights", default = "gatys: 1/L each; neural_style: 1 each"},
+  {"style_loss", "choice", "the style statistics matched: Gram matrices, means and covariances, "
+   .. "or the Wasserstein-2 distance of Gaussian fits (see README)", choices = {"gram", "mean_cov", "w2"}},
   {"precision", "choice", "math of CUDA convolutions and GEMMs", choices = {"fp32", "tf32", "bf16"},
    default = "tf32"}, -- the CUDA backend's own default
   {"cuda_graph", "bool", "replay each Adam iteration as one CUDA graph"},
@@ -205,6 +209,12 @@ local function check_usage(o)
     need(o.style_images and #o.style_blend_weights == #o.style_images,
          "-style_blend_weights has %d weights for %d style images", #o.style_blend_weights,
          o.style_images and #o.style_images or 0)
+  end
+  if o.layer_weights then
+    local layers = o.style_layers or options.layers[o.model or options.defaults.model].style_layers
+    need(#o.layer_weights == #layers, "-style_layer_weights has %d weights for %d style layers (%s)",
+         #o.layer_weights, #layers, table.concat(layers, ","))
+    for _, w in ipairs(o.layer_weights) do need(w >= 0, "-style_layer_weights must be >= 0, got %s", tostring(w)) end
   end
   need(not (o.content_weight == 0 and o.style_weight == 0 and o.tv_weight == 0),
        "-content_weight, -style_weight and -tv_weight are all 0: nothing to optimize")

@@ -1,4 +1,5 @@
--- Losses of the Gatys algorithm. Each returns (loss, grad): the loss a device scalar (a
+-- Losses of the Gatys algorithm (the style losses beyond it: nst.loss_style, merged in
+-- here). Each returns (loss, grad): the loss a device scalar (a
 -- 1-element tensor on the input's device, never read back here) and the gradient
 -- w.r.t. the first argument. The arithmetic is in the C core (nst.mse_loss, ...).
 local core = require "nst.core"
@@ -92,11 +93,9 @@ function M.temporal(x, w, c, opts)
   return core.temporal_loss(x, w, c, reduction == "mean" and weight / x:numel() or weight)
 end
 
--- Features (...,C,H,W) -> the number of positions H·W, the channels C.
-function M.positions(F)
-  local s = F:shape()
-  return s[#s - 1] * s[#s], s[#s - 2]
-end
+-- The style losses of nst.loss_style (gram, mean_cov, w2, their targets style_stats,
+-- guides), and positions(F): the number of positions H·W and the channels C of features.
+for k, v in pairs(require "nst.loss_style") do M[k] = v end
 local positions = M.positions
 
 -- Gram target blended over several style images: Σ w_i G_i / Σ w_i, a (C,C) tensor.

@@ -112,7 +112,7 @@ local DEFINING = {
   "model", "pooling", "normalization", "image_size", "style_scale", "style_blend_weights",
   "content_layers", "style_layers", "layer_weights", "content_weight", "style_weight", "tv_weight",
   "tv_kind", "content_mean", "normalize_gradients", "init", "noise_std", "optimizer", "learning_rate",
-  "lr_decay", "lbfgs", "clamp",
+  "lr_decay", "lbfgs", "clamp", "style_loss",
 }
 
 -- run -> {key = canonical string} (what a resume must match) and {key = value} (info).
@@ -125,6 +125,7 @@ function M.definition(run)
   for _, k in ipairs(DEFINING) do
     local v = o[k]
     if k == "lbfgs" and o.optimizer ~= "lbfgs" then v = nil end
+    if k == "style_loss" and v == "gram" then v = nil end -- states from before style_loss
     if v ~= nil then def[k] = canon(v) end
   end
   local function input(key, x)

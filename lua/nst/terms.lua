@@ -90,6 +90,44 @@ local function add_temporal(o, list, net)
   return list
 end
 
+-- A style term of kind "gram", "mean_cov" or "w2" (nst.loss's functions of that name) on
+-- targets T {layer = nst.loss.style_stats}: Σ_l weights[l] · factor(C_l) · loss_l, factor
+-- the normalization's (1: Gatys's; 4/C²: neural-style's, as style_ns). guides: nil, or
+-- {layer = r} (nst.loss.guide) on the generated image; name: "style" by default.
+function M.style_stats(kind, T, layers, weights, factor, guides, name)
+  local fn = loss[kind]
+  return {name = name or "style", layers = layers, weight = weights, per_layer = true,
+          loss = function(F, layer)
+            local _, c = loss.positions(F)
+            return fn(F, T[layer], {scale = factor(c), guide = guides and guides[layer]})
+          end}
+end
+
+-- The targets of style_loss o.style_loss (mean_cov or w2) at each style layer, blended over
+-- the style images by style_blend_weights. Fs: one {layer = features} per style image.
+function M.style_stats_targets(o, Fs)
+  local T = {}
+  for _, l in ipairs(o.style_layers) do
+    local per = {}
+    for i = 1, #Fs do per[i] = Fs[i][l] end
+    T[l] = loss.style_stats(per, {weights = o.style_blend_weights, kind = o.style_loss})
+  end
+  return T
+end
+
+local function gatys_factor() return 1 end
+local function ns_factor(c) return 4 / (c * c) end
+
+-- The style term of the options: Gram matrices as before, or the statistics of o.style_loss.
+local function style_term(o, Fs, Fc, weights, ns)
+  if o.style_loss == "mean_cov" or o.style_loss == "w2" then
+    return M.style_stats(o.style_loss, M.style_stats_targets(o, Fs), o.style_layers, weights,
+                         ns and ns_factor or gatys_factor)
+  end
+  local A = M.style_targets(o, Fs, Fc)
+  return ns and M.style_ns(A, o.style_layers, weights) or M.style(A, o.style_layers, weights)
+end
+
 -- Blended style Grams at each style layer, at the generated image's size (its features
 -- Fc give the number of positions). Fs: one {layer = features} per style image.
 function M.style_targets(o, Fs, Fc)
@@ -126,7 +164,7 @@ local function from_options_ns(o, Fc, Fs, net)
     list[#list + 1] = M.content_ns(P, o.content_layers, o.content_weight)
   end
   if o.style_weight > 0 then
-    list[#list + 1] = M.style_ns(M.style_targets(o, Fs, Fc), o.style_layers, style_weights_ns(o))
+    list[#list + 1] = style_term(o, Fs, Fc, style_weights_ns(o), true)
   end
   if o.tv_weight > 0 then list[#list + 1] = M.tv_ns(o.tv_weight, net) end
   return add_temporal(o, list, net)
@@ -145,7 +183,7 @@ function M.from_options(o, Fc, Fs, net)
     list[#list + 1] = M.content(P, o.content_layers, o.content_weight, o.content_mean ~= false)
   end
   if o.style_weight > 0 then
-    list[#list + 1] = M.style(M.style_targets(o, Fs, Fc), o.style_layers, style_weights(o))
+    list[#list + 1] = style_term(o, Fs, Fc, style_weights(o), false)
   end
   if o.tv_weight > 0 then list[#list + 1] = M.tv(o.tv_weight, o.tv_kind) end
   return add_temporal(o, list, net)

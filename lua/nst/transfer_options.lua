@@ -35,6 +35,9 @@ M.defaults = {
   -- mid-grey plus Gaussian noise of this std for init = "noise": the image's components
   -- the network hardly sees keep their start value, so start them small
   noise_std = 0.1,
+  -- style_loss: the statistics the style term matches (nst.loss.gram / mean_cov / w2;
+  -- lua/README.md, "Style losses")
+  style_loss = "gram",
   tv_kind = "squared", content_mean = true, clamp = true, handle_signals = true,
   cuda_graph = false, normalize_gradients = false,
   -- video (nst.terms.temporal): the weight of the warped previous frame, temporal_image,
@@ -197,6 +200,10 @@ function M.check(user)
   end
   if o.layer_weights and #o.layer_weights ~= #o.style_layers then
     fail("layer_weights has %d entries for %d style layers", #o.layer_weights, #o.style_layers)
+  end
+  for i, w in ipairs(o.layer_weights or {}) do check.number("nst.transfer", "layer_weights[" .. i .. "]", w, NONNEGATIVE) end
+  if o.style_loss ~= "gram" and o.style_loss ~= "mean_cov" and o.style_loss ~= "w2" then
+    fail("style_loss must be \"gram\", \"mean_cov\" or \"w2\", got %s", tostring(o.style_loss))
   end
   -- reading a loss back waits for the device: on a GPU record only what is printed
   o.record_every = o.record_every or (o.device == "cpu" and 1 or math.max(o.print_iter, 1))

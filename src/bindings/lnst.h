@@ -106,5 +106,6 @@ extern const luaL_Reg nst_lua_limits_fns[]; // lnst_limits.c: nst.limits, nst.se
 extern const luaL_Reg nst_lua_profile_fns[]; // lnst_profile.c: clock, profile marks
 extern const luaL_Reg nst_lua_signals_fns[]; // lnst_signals.c: Ctrl-C handling
 extern const luaL_Reg nst_lua_file_fns[]; // lnst_file.c: write_atomic
+extern const luaL_Reg nst_lua_style_fns[]; // lnst_style.c: the style losses' moments, roots, guides
 
 #endif

@@ -134,6 +134,27 @@ typedef int nst_gemm_fn(float *c, const float *a, const float *b, int m, int n, 
 typedef int nst_gram_fn(float *out, const float *f, int batch, int c, int64_t m, float scale,
                         nst_err *e);
 
+// ---- the style losses' statistics (core/ops_style.c; formulas in lua/README.md) ----
+// Features f (c, m) with per-position guide factors r (m) or, r NULL, r0 at every
+// position (1/sqrt(m): no guide). The weights of the moments are r^2 (sum 1).
+// out (c, m) = (f[k, i] - mu[k]) * r[i]; mu (c) or NULL (then out = f * r).
+typedef int nst_moments_center_fn(float *out, const float *f, const float *mu, const float *r,
+                                  int c, int64_t m, float r0, nst_err *e);
+// grad (c, m) = r[i] * y[k, i] + r[i]^2 * v[k]; v (c) or NULL; grad may alias y.
+typedef int nst_moments_grad_fn(float *grad, const float *y, const float *v, const float *r, int c,
+                                int64_t m, float r0, nst_err *e);
+// Square roots of symmetric matrices by eigen-decomposition in double precision;
+// eigenvalues below floor (>= 0) count as floor. A GPU eigensolver that fails writes NaN.
+// root (n, n) = X^(1/2), x (n, n) symmetric.
+typedef int nst_sym_sqrt_fn(float *root, const float *x, int n, float floor, nst_err *e);
+// W2's generated side, all in double: with s, x (n, n) symmetric and X = s x s,
+// map (n, n) = s X^(-1/2) s and trace1 = tr X^(1/2) (one float). floor > 0.
+typedef int nst_w2_map_fn(float *map, float *trace1, const float *s, const float *x, int n,
+                          float floor, nst_err *e);
+// out (planes, h, w) = the minimum of x over each 3x3 neighbourhood inside the plane
+// (grey-scale erosion; a guide's "inside" propagation through a 3x3 convolution).
+typedef int nst_erode3x3_fn(float *out, const float *x, int planes, int h, int wd, nst_err *e);
+
 // ---- convolution and pooling ----
 // 3x3, stride 1, pad 1 convolution. x (n,c,h,w), w (k,c,3,3), bias (k) or NULL,
 // y (n,k,h,w). relu != 0 fuses max(0, .) into the output.
@@ -234,6 +255,11 @@ typedef struct nst_backend {
     nst_warp_fn *warp;
     nst_consistency_fn *consistency;
     nst_temporal_loss_fn *temporal_loss;
+    nst_moments_center_fn *moments_center;
+    nst_moments_grad_fn *moments_grad;
+    nst_sym_sqrt_fn *sym_sqrt;
+    nst_w2_map_fn *w2_map;
+    nst_erode3x3_fn *erode3x3;
     // Optional: NULL, or the channels-last chain above (every slot set).
     const nst_chain_ops *chain;
 } nst_backend;

@@ -73,6 +73,11 @@ static const char *missing_slot(const nst_backend *b) {
         {"warp", b->warp != NULL},
         {"consistency", b->consistency != NULL},
         {"temporal_loss", b->temporal_loss != NULL},
+        {"moments_center", b->moments_center != NULL},
+        {"moments_grad", b->moments_grad != NULL},
+        {"sym_sqrt", b->sym_sqrt != NULL},
+        {"w2_map", b->w2_map != NULL},
+        {"erode3x3", b->erode3x3 != NULL},
     };
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
         if (!slots[i].set) return slots[i].name;

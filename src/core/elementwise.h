@@ -17,6 +17,19 @@
 NST_HD float nst_max_nan(float x, float y) { return x != x ? x : (y != y ? y : (x > y ? x : y)); }
 NST_HD float nst_min_nan(float x, float y) { return x != x ? x : (y != y ? y : (x < y ? x : y)); }
 
+// Grey-scale erosion of plane x (h, wd) at (i, j): the minimum over the 3x3 neighbours
+// inside the plane (NaN-propagating). A style guide's "inside" propagation through a 3x3
+// convolution (core/ops_style.h), one rule for both backends.
+NST_HD float nst_erode3x3_at(const float *x, int h, int wd, int i, int j) {
+    float m = x[(size_t)i * wd + j];
+    for (int di = -1; di <= 1; di++)
+        for (int dj = -1; dj <= 1; dj++) {
+            int a = i + di, b = j + dj;
+            if (a >= 0 && a < h && b >= 0 && b < wd) m = nst_min_nan(m, x[(size_t)a * wd + b]);
+        }
+    return m;
+}
+
 NST_HD float nst_binop_apply(nst_binop op, float x, float y) {
     switch (op) {
     case NST_ADD: return x + y;

@@ -79,6 +79,15 @@ int nst_cpu_winograd(float *y, const float *x, const float *xmask, const float *
 // cpu_pool.c (twin of cuda_pool.cu)
 nst_pool_fwd_fn nst_cpu_pool_fwd;
 nst_pool_bwd_fn nst_cpu_pool_bwd;
+nst_erode3x3_fn nst_cpu_erode3x3;
+
+// cpu_moments.c (twin of cuda_moments.cu): the weighted moments' elementwise passes
+nst_moments_center_fn nst_cpu_moments_center;
+nst_moments_grad_fn nst_cpu_moments_grad;
+
+// cpu_linalg.c (twin of cuda_linalg.cu): symmetric square roots, W2's map (LAPACK, double)
+nst_sym_sqrt_fn nst_cpu_sym_sqrt;
+nst_w2_map_fn nst_cpu_w2_map;
 
 // cpu_chain.c (twin of cuda_chain.cu): the channels-last chain, so the VGG's chain
 // code path runs and is tested on the CPU (nst.cpu_set_chain).

@@ -91,5 +91,10 @@ const nst_backend nst_cpu_backend = {
     .warp = nst_cpu_warp, // cpu_flow.c
     .consistency = nst_cpu_consistency,
     .temporal_loss = nst_cpu_temporal_loss, // cpu_temporal.c
+    .moments_center = nst_cpu_moments_center, // cpu_moments.c
+    .moments_grad = nst_cpu_moments_grad,
+    .sym_sqrt = nst_cpu_sym_sqrt, // cpu_linalg.c
+    .w2_map = nst_cpu_w2_map,
+    .erode3x3 = nst_cpu_erode3x3, // cpu_pool.c
     .chain = &nst_cpu_chain, // used when the CPU's layout is chain (nst.cpu_set_chain)
 };

@@ -2,9 +2,11 @@
 // sizes: the output is floor(h/2) x floor(w/2), a trailing row/column is ignored and
 // gets zero gradient. Max routes the gradient to the first maximum of its window in
 // row-major order (as PyTorch's CPU kernel: a later value wins only if greater, or NaN).
+// Also the style guides' 3x3 erosion.
 #include <math.h>
 #include <string.h>
 
+#include "core/elementwise.h"
 #include "cpu/cpu.h"
 
 static int pool_check(int planes, int h, int wd, nst_pool mode, nst_err *e) {
@@ -82,5 +84,20 @@ int nst_cpu_pool_bwd(float *dx, const float *dy, const float *x, int planes, int
             if (wd % 2) d0[wd - 1] = 0, d1[wd - 1] = 0; // the trailing odd column
         }
     }
+    return 0;
+}
+
+// The guides' 3x3 erosion (a stride-1 min "pool"), twin of cuda_pool.cu's.
+int nst_cpu_erode3x3(float *out, const float *x, int planes, int h, int wd, nst_err *e) {
+    if (planes < 1 || h < 1 || wd < 1)
+        return nst_fail(e, "cpu: erode3x3 sizes %d planes of %dx%d", planes, h, wd);
+    size_t total = (size_t)planes * h * wd;
+#pragma omp parallel for schedule(static) collapse(2) if (total > NST_CPU_PAR_MIN)
+    for (int p = 0; p < planes; p++)
+        for (int i = 0; i < h; i++) {
+            const float *xp = x + (size_t)p * h * wd;
+            float *op = out + ((size_t)p * h + i) * wd;
+            for (int j = 0; j < wd; j++) op[j] = nst_erode3x3_at(xp, h, wd, i, j);
+        }
     return 0;
 }
