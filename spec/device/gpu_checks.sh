@@ -9,18 +9,18 @@
 # libraries, the PyTorch peer, the VGG19 file), made here by spec/device/prepare.sh.
 # Run with the device tool: carry [".device", "build/nst"], command
 #   bash spec/device/gpu_checks.sh
-# Stages: STAGES="spec bench512 precision bench2048 transfer graphcheck bench1024" (the default).
+# Stages: STAGES="spec newspecs bench512 precision bench2048 transfer graphcheck bench1024" (the default).
 set -u
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 K=/tmp/luakit; mkdir -p $K /tmp/nstlib
 for f in .device/debs/*.deb; do dpkg -x "$f" $K; done
-cp .device/lib/* /tmp/nstlib/ && xz -d -f /tmp/nstlib/libopenblas.so.0.xz
+tar -C /tmp/nstlib -xJf .device/lib/libs.tar.xz
 export LD_LIBRARY_PATH=/tmp/nstlib:$K/usr/lib/x86_64-linux-gnu:/usr/local/cuda-13.0/targets/x86_64-linux/lib:/usr/lib/x86_64-linux-gnu
 export LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;$K/usr/share/lua/5.4/?.lua;$K/usr/share/lua/5.4/?/init.lua;;"
 export LUA_CPATH="build/?.so;$K/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;;"
 export NST_ORACLE_PYTHON=python3 NST_WEIGHTS=.device PYTHONUNBUFFERED=1
 LUA=$K/usr/bin/lua5.4
-STAGES=${STAGES:-"spec bench512 precision bench2048 transfer graphcheck bench1024"}
+STAGES=${STAGES:-"spec newspecs bench512 precision bench2048 transfer graphcheck bench1024"}
 T0=$(date +%s)
 log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/timeline.txt"; }
 { nvidia-smi -L; $LUA -e 'local n=require"nst"; print("nst backends:", table.concat(n.backends(), " "), "cuda:", n.cuda_available(), n.cuda_device_name())'; } 2>&1 | tee "$OUT/info.txt"
@@ -46,6 +46,13 @@ spec) # three processes: a device fault is sticky for its process
     timeout 150 $LUA $K/usr/bin/busted $tags -o TAP spec/cuda_spec.lua > "$OUT/cuda_spec$name.tap" 2>&1
     echo "cuda spec ($tags): $(grep -c '^ok' "$OUT/cuda_spec$name.tap") ok, $(grep -c '^not ok' "$OUT/cuda_spec$name.tap") not ok"
     grep -A6 '^not ok' "$OUT/cuda_spec$name.tap" | head -40
+  done ;;
+newspecs) # the newer op families' CUDA-vs-CPU specs (style moments/linalg/erode, video ops)
+  for f in spec/cuda_style_spec.lua spec/temporal_loss_spec.lua; do
+    name=$(basename "$f" .lua)
+    timeout 120 $LUA $K/usr/bin/busted --tags=cuda -o TAP "$f" > "$OUT/$name.tap" 2>&1
+    echo "$name (cuda): $(grep -c '^ok' "$OUT/$name.tap") ok, $(grep -c '^not ok' "$OUT/$name.tap") not ok"
+    grep -A6 '^not ok' "$OUT/$name.tap" | head -30
   done ;;
 bench512)
   torch 512 tf32; nst 512 tf32 nchw; nst 512 tf32 chain 10; nst 512 tf32 chain 0 1
