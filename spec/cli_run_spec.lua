@@ -3,16 +3,11 @@
 -- inputs too small, -seed -1, and -gpu on a machine without CUDA.
 local nst = require "nst"
 local files = require "helpers.files"
-local weights = require "helpers.weights"
 local cli = require "helpers.cli_process"
+local tiny = require "helpers.tiny"
 
 local function args(out, extra)
-  local a = {"-content_image", "examples/images/leuven.jpg", "-style_image", "examples/images/starry_night.jpg",
-             "-model", "vgg19", "-model_file", weights.vgg19_real(), "-gpu", "-1", "-image_size", "32",
-             "-content_layers", "relu3_1", "-style_layers", "relu1_1,relu2_1", "-print_iter", "0",
-             "-num_iterations", "4", "-output_image", out}
-  for _, v in ipairs(extra or {}) do a[#a + 1] = v end
-  return a
+  return tiny.real(out, "relu1_1,relu2_1", {"-num_iterations", "4", table.unpack(extra or {})})
 end
 
 describe("nst's run", function()

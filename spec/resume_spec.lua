@@ -4,16 +4,11 @@
 -- a missing one are refused with clear messages.
 local nst = require "nst"
 local files = require "helpers.files"
-local weights = require "helpers.weights"
 local cli = require "helpers.cli_process"
+local tiny = require "helpers.tiny"
 
 local function args(dir, extra)
-  local a = {"-content_image", "examples/images/leuven.jpg", "-style_image", "examples/images/starry_night.jpg",
-             "-model", "vgg19", "-model_file", weights.vgg19_real(), "-gpu", "-1", "-image_size", "32",
-             "-content_layers", "relu3_1", "-style_layers", "relu1_1,relu2_1,relu3_1", "-print_iter", "0",
-             "-save_iter", "4", "-output_image", dir .. "/out.png"}
-  for _, v in ipairs(extra or {}) do a[#a + 1] = v end
-  return a
+  return tiny.real(dir .. "/out.png", "relu1_1,relu2_1,relu3_1", {"-save_iter", "4", table.unpack(extra or {})})
 end
 
 -- The rows' iteration numbers of a CSV.

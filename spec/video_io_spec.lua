@@ -9,13 +9,7 @@ local frames = require "helpers.frames"
 
 local H, W, N = 24, 32, 5
 
-local function ls(dir)
-  local p = io.popen("ls -1A '" .. dir .. "'")
-  local names = {}
-  for l in p:lines() do names[#names + 1] = l end
-  p:close()
-  return names
-end
+local ls = files.ls
 
 -- N frames of the texture moving 1 px right per frame, as dir/%04d.png from first.
 local function write_frames(dir, first, h, w)

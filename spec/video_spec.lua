@@ -18,13 +18,7 @@ local function count(log, pattern)
   return n
 end
 
-local function ls(dir)
-  local p = io.popen("ls -A '" .. dir .. "'")
-  local names = {}
-  for l in p:lines() do names[#names + 1] = l end
-  p:close()
-  return names
-end
+local ls = files.ls
 
 -- Mean |a - b| over columns lo..hi of (1,3,H,W) tensors.
 local function mean_abs(a, b, lo, hi)

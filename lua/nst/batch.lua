@@ -10,6 +10,7 @@
 --           finished one whose image is gone): continued with -resume
 --   run     no state, or the state of another run (other flags, changed inputs)
 local cli = require "nst.cli"
+local fs = require "nst.fs"
 local shard = require "nst.shard"
 local run_state = require "nst.run_state"
 local options = require "nst.transfer_options"
@@ -136,11 +137,7 @@ function M.parse_jobs(jobs, common)
   return jobs
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists = fs.exists
 
 -- Whether two run definitions ({key = string}) are the same.
 function M.same(a, b)

@@ -12,6 +12,7 @@
 local core = require "nst.core"
 local json = require "dkjson"
 local batch = require "nst.batch"
+local fs = require "nst.fs"
 local cli = require "nst.cli"
 local options = require "nst.transfer_options"
 local run_state = require "nst.run_state"
@@ -23,16 +24,10 @@ local M = {}
 
 local function fail(msg, ...) error("nst video: " .. msg:format(...), 0) end
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local q, exists = fs.q, fs.exists
 
 local function mkdir(path)
-  if not os.execute("mkdir -p -- " .. q(path)) then fail("cannot make the folder %s", path) end
+  if not fs.mkdir(path) then fail("cannot make the folder %s", path) end
 end
 
 local function read_json(path)

@@ -10,35 +10,19 @@
 --   nst.image.save(img, out:frame(i))                -- for each frame i = 1, 2, ...
 --   out:finish(); input:close()
 local core = require "nst.core"
+local fs = require "nst.fs"
 
 local M = {}
 
 local function fail(fmt, ...) error("nst.video_io: " .. fmt:format(...), 0) end
 
--- One shell word: '...' with ' written as '\''.
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q, exists, is_dir, read_file = fs.q, fs.exists, fs.is_dir, fs.read
 
 -- FFmpeg takes "-x" as an option and "a:b" as protocol a; "file:" forces a plain file.
 local function ff_path(p) return q("file:" .. p) end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
 local function dirname(path) return path:match("^(.*)/[^/]*$") or "." end
 local function basename(path) return path:match("([^/]*)$") end
-
-local function is_dir(path) return os.execute("test -d " .. q(path)) == true end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 local function tmpdir()
   local d = os.tmpname()

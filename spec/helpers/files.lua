@@ -28,6 +28,15 @@ function files.tmpdir()
   return d
 end
 
+-- The names in a folder (dot-files too), as ls gives them.
+function files.ls(dir)
+  local p = io.popen("ls -1A '" .. dir .. "'")
+  local names = {}
+  for l in p:lines() do names[#names + 1] = l end
+  p:close()
+  return names
+end
+
 -- Resident memory of this process in MiB.
 function files.rss_mib()
   for line in io.lines("/proc/self/status") do

@@ -35,6 +35,17 @@ function M.images(dir, n)
   return paths
 end
 
+-- Flags for a short run of the real VGG19 (helpers.weights) at 32 px, leuven x starry night,
+-- on the CPU, writing out; extra after them (of a flag given twice, the later one counts).
+function M.real(out, style_layers, extra)
+  local a = {"-content_image", "examples/images/leuven.jpg", "-style_image", "examples/images/starry_night.jpg",
+             "-model", "vgg19", "-model_file", weights.vgg19_real(), "-gpu", "-1", "-image_size", "32",
+             "-content_layers", "relu3_1", "-style_layers", style_layers, "-print_iter", "0",
+             "-output_image", out}
+  for _, v in ipairs(extra or {}) do a[#a + 1] = v end
+  return a
+end
+
 -- Runs nst with an environment prefix ("A=1 B=2 "): exit status, output.
 function M.run_env(env, args)
   local p = io.popen(env .. cli.command(args) .. " 2>&1; echo \"status $?\"")

@@ -5,6 +5,7 @@
 -- (--dependency=afterok:ID), assembles the chunks. Nothing about the cluster is assumed
 -- beyond sbatch: partitions, GPUs and time limits are sbatch's own options after --.
 local batch = require "nst.batch"
+local fs = require "nst.fs"
 local cmd_args = require "nst.cmd_args"
 
 local M = {}
@@ -70,13 +71,7 @@ function M.script(t)
   return table.concat(lines, "\n") .. "\n"
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = fs.read
 
 -- Submits a script with sbatch; returns the job id. A clear error when sbatch is missing
 -- (Slurm is not installed here) or fails (its own message).
