@@ -23,6 +23,13 @@ end
 
 -- An uninterrupted run, and one interrupted after its first checkpoint then resumed:
 -- their directories, and the iteration the second one stopped at.
+-- The CSV has rows 1..n, each once.
+local function assert_rows(path, n)
+  local its = csv_iterations(path)
+  assert.are.equal(n, #its)
+  for i, it in ipairs(its) do assert.are.equal(i, it) end
+end
+
 local function both(extra)
   local a, b = files.tmpdir(), files.tmpdir()
   local status, log = cli.run(args(a, extra))
@@ -45,9 +52,7 @@ describe("-resume", function()
     assert.is_true(stopped < 40)
     assert.are.equal(files.read(a .. "/out.png"), files.read(b .. "/out.png"))
     assert.are.equal(files.read(a .. "/out.csv"), files.read(b .. "/out.csv"))
-    local its = csv_iterations(b .. "/out.csv")
-    assert.are.equal(40, #its)
-    for i, it in ipairs(its) do assert.are.equal(i, it) end
+    assert_rows(b .. "/out.csv", 40)
     os.execute("rm -rf '" .. a .. "' '" .. b .. "'")
   end)
 
@@ -55,9 +60,7 @@ describe("-resume", function()
     local a, b = both{"-num_iterations", "24", "-optimizer", "lbfgs"}
     local x, y = nst.image.load(a .. "/out.png"), nst.image.load(b .. "/out.png")
     assert.is_true((x - y):abs():max():item() <= 1 / 255 + 1e-6)
-    local its = csv_iterations(b .. "/out.csv")
-    assert.are.equal(24, #its)
-    for i, it in ipairs(its) do assert.are.equal(i, it) end
+    assert_rows(b .. "/out.csv", 24)
     os.execute("rm -rf '" .. a .. "' '" .. b .. "'")
   end)
 
