@@ -165,4 +165,29 @@ describe("masks in a transfer", function()
     assert.are.equal(("nst.transfer: style_masks: mask 1 at %dx%d: the mask is empty at layer relu1_1 (mode inside)")
       :format(W, H), err{style_masks = {dot}, mask_mode = "inside"})
   end)
+
+  -- The same masked run (two styles on the halves, a content mask, each style loss) on
+  -- `device` and on the CPU: the histories agree. Tagged cuda below; here CPU against CPU
+  -- checks the comparison itself.
+  local function compare(device)
+    local net = device == "cpu" and vgg or nst.vgg19{weights = weights.vgg19_real(), pooling = "avg", device = device}
+    local L, R = half(H, W, "left"), half(H, W, "right")
+    for _, kind in ipairs{"gram", "mean_cov", "w2"} do
+      local function run(n)
+        local _, h = nst.transfer(base{net = n, style_images = {style, content}, style_masks = {L, R},
+                                       content_mask = L, style_loss = kind, num_iterations = 3})
+        return h
+      end
+      local a, b = run(vgg), run(net)
+      for i = 1, #a do
+        local x, y = style_sum(a[i]), style_sum(b[i])
+        assert.is_true(math.abs(x - y) <= 2e-3 * x, ("%s %s it %d: style %.7g vs %.7g"):format(device, kind, i, x, y))
+        assert.is_true(math.abs(a[i].content - b[i].content) <= 2e-3 * a[i].content)
+      end
+    end
+  end
+  it("a masked run is the same on the device as on the CPU (the comparison, CPU against CPU)", function()
+    compare("cpu")
+  end)
+  it("a masked run is the same on CUDA as on the CPU #cuda", function() compare("cuda") end)
 end)
