@@ -33,6 +33,16 @@ local function mask(path, h, w, v, rgb)
 end
 
 describe("masks on the command line", function()
+  it("parses -style_masks, -style_guides, -content_mask and -mask_mode into nst.transfer's options", function()
+    local o = require("nst.cli").parse{"-content_image", "c.jpg", "-style_image", "a.jpg,b.jpg",
+      "-style_masks", "ma.png, mb.png", "-style_guides", "ga.png,gb.png", "-content_mask", "face.png",
+      "-mask_mode", "inside"}
+    assert.are.same({"ma.png", "mb.png"}, o.style_masks)
+    assert.are.same({"ga.png", "gb.png"}, o.style_guides)
+    assert.are.equal("face.png", o.content_mask)
+    assert.are.equal("inside", o.mask_mode)
+  end)
+
   local dir
   before_each(function() dir = files.tmpdir() end)
   after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
