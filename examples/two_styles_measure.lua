@@ -5,7 +5,7 @@
 -- (0: the style's statistics; 1: as far as features of zero), which compares styles of
 -- different feature magnitudes, and as the plain sum of the losses.
 --   lua5.4 examples/two_styles_measure.lua style1 style2 size image...
--- The style images are loaded with their longer side `size`, as nst.transfer loads them.
+-- Every image is loaded with its longer side `size`, the style images as nst.transfer loads them.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
 local nst = require "nst"
@@ -31,10 +31,10 @@ end
 print(("%-24s %-6s %10s %10s %9s   %10s %10s"):format("image", "half", "rel 1", "rel 2", "own/other",
                                                  "loss 1", "loss 2"))
 for i = 4, #arg do
-  local img = nst.image.load(arg[i])
+  local img = nst.image.load(arg[i], {size = size}) -- a result is at this size already
   local s = img:shape()
   local F = net:forward(img, layers)
-  for side, own in pairs{left = 1, right = 2} do
+  for own, side in ipairs{"left", "right"} do
     local G = nst.loss.guide(net, half(s[3], s[4], side), layers)
     local E, rel = {}, {}
     for k = 1, 2 do
