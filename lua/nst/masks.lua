@@ -70,12 +70,13 @@ local function from_tensor(opt, t, name)
   return m
 end
 
--- One mask of option opt (item i of a list, or nil for one): (1,1,H,W), never all black.
+-- One mask of option opt (item i of a list, or nil for one): (1,1,H,W), never all
+-- black, and its name in messages (the path, or "mask <i>").
 local function load_one(opt, src, i, role, nowhere)
   local name = type(src) == "string" and src or (i and ("mask %d"):format(i) or "the mask")
   local m = type(src) == "string" and load_file(opt, src, role) or from_tensor(opt, src, name)
   if not (m:max():item() > 0) then fail(opt, "%s is all black (%s)", name, nowhere) end
-  return m
+  return m, name
 end
 
 -- A list option: one per style image (a single path or tensor counts as a list of one).
@@ -86,16 +87,17 @@ local function load_list(opt, v, count, role, nowhere)
     fail(opt, "%d %s for %d style image%s (one per style image, in their order)", #v,
          #v == 1 and "mask" or "masks", count, count == 1 and "" or "s")
   end
-  local out = {}
-  for i, src in ipairs(v) do out[i] = load_one(opt, src, i, role, nowhere(i)) end
-  return out
+  local out, names = {}, {}
+  for i, src in ipairs(v) do out[i], names[i] = load_one(opt, src, i, role, nowhere(i)) end
+  return out, names
 end
 
 -- The sets loaded by M.check, by the checked options table (M.of finds them again).
 local loaded = setmetatable({}, {__mode = "k"})
 
 -- The masks of checked options o (nil when none is given): {style = {(1,1,H,W)...},
--- guides = {...}, content = (1,1,H,W), mode}, loaded and checked; errors before any work.
+-- guides = {...}, content = (1,1,H,W), mode, names = {style = {...}, guides = {...}}},
+-- loaded and checked; errors before any work.
 function M.check(o)
   loaded[o] = M.load(o) or false
   return loaded[o] or nil
@@ -113,13 +115,13 @@ function M.load(o)
     fail("mask_mode", "expected \"simple\" or \"inside\", got %s", tostring(mode))
   end
   if o.style_masks == nil and o.style_guides == nil and o.content_mask == nil then return nil end
-  local set, n = {mode = mode}, #o.style_images
+  local set, n = {mode = mode, names = {}}, #o.style_images
   if o.style_masks ~= nil then
-    set.style = load_list("style_masks", o.style_masks, n, "the style applies",
+    set.style, set.names.style = load_list("style_masks", o.style_masks, n, "the style applies",
                           function() return "the style would apply nowhere" end)
   end
   if o.style_guides ~= nil then
-    set.guides = load_list("style_guides", o.style_guides, n, "the statistics come from there",
+    set.guides, set.names.guides = load_list("style_guides", o.style_guides, n, "the statistics come from there",
                            function(i) return ("no part of style image %d to take the statistics from"):format(i) end)
   end
   if o.content_mask ~= nil then
@@ -164,10 +166,6 @@ function M.at_layers(net, m, layers)
   return out
 end
 
-local function name_of(src, what, i)
-  return type(src) == "string" and src or ("%s %d"):format(what, i)
-end
-
 -- The masks of set (M.check) for one run of the network: the generated image h×w, the
 -- style images' sizes style_hw ({{h, w}, ...}), the options o (layers, sources). Returns
 -- {style = {{layer = r}...}: each style's guide on the generated image (nst.loss.guide);
@@ -182,16 +180,14 @@ function M.at_size(set, net, o, h, w, style_hw)
     for k, m in ipairs(set.style) do
       local r = resized(m, h, w)
       out.share[k] = r:sumsq():item() / r:numel()
-      out.style[k] = guide("style_masks", name_of(o.style_masks[k] or o.style_masks, "mask", k), net, r,
-                           o.style_layers, set.mode)
+      out.style[k] = guide("style_masks", set.names.style[k], net, r, o.style_layers, set.mode)
     end
   end
   if set.guides then
     out.source = {}
     for k, m in ipairs(set.guides) do
       local r = resized(m, style_hw[k][1], style_hw[k][2])
-      out.source[k] = guide("style_guides", name_of(o.style_guides[k] or o.style_guides, "guide", k), net, r,
-                            o.style_layers, set.mode)
+      out.source[k] = guide("style_guides", set.names.guides[k], net, r, o.style_layers, set.mode)
     end
   end
   if set.content then out.content = M.at_layers(net, resized(set.content, h, w), o.content_layers) end
