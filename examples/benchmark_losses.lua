@@ -3,7 +3,8 @@
 -- time the style term's losses take inside it; then two style images blended against the
 -- same two on the image's halves (style_masks, through nst.transfer's own terms), with and
 -- without a content mask.
---   nice lua5.4 examples/benchmark_losses.lua [size=256] [iterations=5] [device=cpu] [weights]
+--   nice lua5.4 examples/benchmark_losses.lua [size=256] [iterations=5] [device=cpu] [weights] [masks]
+-- masks: only gram and the two-style rows (blended, masked), for a shorter run.
 -- weights: a VGG19 safetensors file (default: looked up, e.g. ../shared/weights). Each
 -- configuration runs one warm-up iteration, then `iterations` timed ones, taking turns;
 -- prints the best seconds per iteration, of the losses in it, and the ratios to gram.
@@ -70,6 +71,7 @@ local function halves()
 end
 local two = {"examples/images/starry_night.jpg", "examples/images/leuven.jpg"}
 local configs = {{"gram"}, {"mean_cov"}, {"w2"}, {"gram", true}, {"mean_cov", true}, {"w2", true}}
+if arg[5] == "masks" then configs = {{"gram"}} end
 for _, kind in ipairs{"gram", "mean_cov", "w2"} do
   local m = halves()
   configs[#configs + 1] = {kind, false, {style_images = two}, name = kind .. " 2 blended", base = #configs + 1}
