@@ -151,19 +151,7 @@ end
 -- The mask m (1,1,H,W) on the network's device at each of layers, unnormalized: averaged
 -- over each pooling layer's window, as the features are down-sampled ({layer = (1,1,h,w)}).
 function M.at_layers(net, m, layers)
-  local want, left = {}, 0
-  for _, l in ipairs(layers) do
-    if not want[l] then want[l], left = true, left + 1 end
-  end
-  local _, info = net:layers()
-  local g, out = m:to(net.device), {}
-  for _, l in ipairs(info) do
-    if left == 0 then break end
-    if l.kind == "pool" then g = core.pool(g, "avg") end
-    if want[l.name] then out[l.name], want[l.name], left = g, nil, left - 1 end
-  end
-  for l in pairs(want) do error(("nst.masks: the network has no layer %s"):format(l), 0) end
-  return out
+  return loss.guide(net, m, layers, {normalize = false})
 end
 
 -- The masks of set (M.check) for one run of the network: the generated image h×w, the
