@@ -29,6 +29,7 @@ local objective = require "nst.objective"
 local loops = require "nst.transfer_loops"
 local progress = require "nst.transfer_progress"
 local run_state = require "nst.run_state"
+local masks = require "nst.masks"
 
 local M = {}
 
@@ -49,12 +50,12 @@ local function check_size(net, layers, img, what, src, hint)
 end
 
 -- The objective of the run at the content image's size: the content image's features at
--- every layer named, the style images' features (at style_scale times the size), and
--- from them the terms.
+-- every layer named, the style images' features (at style_scale times the size), the
+-- masks at these sizes (nst.masks), and from them the terms.
 function M.build_objective(run, content_d)
   local o, net = run.opts, run.net
   local Fc = net:forward(content_d, objective.union(o.content_layers, o.style_layers))
-  local Fs
+  local Fs, style_hw = nil, {}
   if o.style_weight > 0 then
     local size = images.style_size(o)
     Fs = {}
@@ -64,9 +65,12 @@ function M.build_objective(run, content_d)
         return o.image_size and ("style_scale %.3g or more"):format(n / o.image_size) or "a larger image"
       end)
       Fs[i] = net:forward(img:to(run.device), o.style_layers)
+      style_hw[i] = {img:shape()[3], img:shape()[4]}
     end
   end
-  return objective.new(terms.from_options(o, Fc, Fs, net))
+  local cs = content_d:shape()
+  local g = masks.at_size(masks.of(o), net, o, cs[3], cs[4], style_hw)
+  return objective.new(terms.from_options(o, Fc, Fs, net, g))
 end
 
 -- A new run from checked options: the network, the content image, the objective, the

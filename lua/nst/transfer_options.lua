@@ -3,6 +3,7 @@
 -- options of a run.
 local check = require "nst.check"
 local images = require "nst.transfer_images"
+local masks = require "nst.masks"
 
 local M = {}
 
@@ -38,6 +39,8 @@ M.defaults = {
   -- style_loss: the statistics the style term matches (nst.loss.gram / mean_cov / w2;
   -- lua/README.md, "Style losses")
   style_loss = "gram",
+  -- how style_masks, style_guides and content_mask follow the network (nst.masks)
+  mask_mode = "simple",
   tv_kind = "squared", content_mean = true, clamp = true, handle_signals = true,
   cuda_graph = false, normalize_gradients = false,
   -- video (nst.terms.temporal): the weight of the warped previous frame, temporal_image,
@@ -60,6 +63,8 @@ local optional = {
   -- resume: true (the state of output) or a state file's path
   "state", "plots", "resume",
   "temporal_image", "temporal_mask",
+  -- spatial control (nst.masks): paths or tensors
+  "style_masks", "style_guides", "content_mask",
 }
 
 local known = {}
@@ -205,6 +210,7 @@ function M.check(user)
   if o.style_loss ~= "gram" and o.style_loss ~= "mean_cov" and o.style_loss ~= "w2" then
     fail("style_loss must be \"gram\", \"mean_cov\" or \"w2\", got %s", tostring(o.style_loss))
   end
+  masks.check(o) -- loaded once, before any work; nst.masks.of(o) finds them
   -- reading a loss back waits for the device: on a GPU record only what is printed
   o.record_every = o.record_every or (o.device == "cpu" and 1 or math.max(o.print_iter, 1))
   return o
