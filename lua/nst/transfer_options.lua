@@ -53,7 +53,7 @@ M.defaults = {
 
 -- The options without a default (nil unless given).
 local optional = {
-  "content_image", "style_images", "style_blend_weights", "weights", "content_layers", "style_layers",
+  "model", "content_image", "style_images", "style_blend_weights", "weights", "content_layers", "style_layers",
   "content_weight", "style_weight", "tv_weight",
   "layer_weights", "init_image", "lr_decay", "printer", "seed", "output", "on_iter", "net", "record_every",
   -- state: write the run state (nst.run_state) at each checkpoint and at the end (default:
