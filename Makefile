@@ -31,7 +31,7 @@ WARN    = -Wall -Wextra -Werror -Wno-unused-parameter
 # CUDA backend and its C control header nst_cuda.h.
 CPPFLAGS= -I$(LUA_INC) -Isrc -Ikernels
 ALLC    = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(SANITIZE)
-LIBS    = -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp
+LIBS    = -lopenblas -lpng -ljpeg -lexif -lcjson -lm -fopenmp
 
 # src/ by layer (src/README.md): core, io, model, cpu (the CPU backend), bindings.
 SRCS    = $(wildcard src/*/*.c)
