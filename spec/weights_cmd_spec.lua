@@ -153,6 +153,38 @@ describe("nst's weights", function()
     assert.are.equal("nst weights: download: expected vgg16 or vgg19, got 'vgg11'\n", log)
   end)
 
+  it("convert: a torchvision .pth into the store, checked, with the same numbers", function()
+    -- a VGG16 state dict of seeded random tensors (torchvision's names and shapes)
+    local pth = dir .. "/vgg16-test.pth"
+    local ok, out = (function()
+      local p = io.popen(("/usr/bin/python3 -c %s %s 2>&1"):format(q([[
+import sys, torch
+torch.manual_seed(0)
+idx = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+out = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+sd, cin = {}, 3
+for i, o in zip(idx, out):
+    sd["features.%d.weight" % i] = torch.randn(o, cin, 3, 3) * 0.01
+    sd["features.%d.bias" % i] = torch.randn(o)
+    cin = o
+torch.save(sd, sys.argv[1])
+print("%.6f %.6f" % (sd["features.0.weight"].double().sum(), sd["features.28.bias"].double().sum()))
+]]), q(pth)))
+      local text = p:read("a")
+      return p:close(), text
+    end)()
+    assert.truthy(ok, out)
+    local w0, b28 = out:match("^(%S+) (%S+)")
+    local status, log = run({"weights", "convert", pth})
+    assert.are.equal(0, status, log)
+    assert.truthy(log:find(("nst weights: %s/vgg16.safetensors: vgg16, F32, 58.9 MB, preprocess torchvision\n")
+      :format(store), 1, true), log)
+    assert.are.same({"vgg16.safetensors"}, files.ls(store)) -- the temporary file renamed, nothing else
+    local t = nst.safetensors.load(store .. "/vgg16.safetensors")
+    assert.is_true(math.abs(t["features.0.weight"]:sum():item() - tonumber(w0)) < 1e-4)
+    assert.is_true(math.abs(t["features.28.bias"]:sum():item() - tonumber(b28)) < 1e-3)
+  end)
+
   it("convert: a one-line reason, never a traceback, on a bad file; no output left", function()
     files.write(dir .. "/vgg16-bad.pth", "this is no pickle")
     local status, log = run({"weights", "convert", dir .. "/vgg16-bad.pth"})
