@@ -7,6 +7,9 @@ DESTDIR     ?=
 LUA_LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHAREDIR?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR      ?= $(PREFIX)/bin
+# convert.py (nst weights convert / download) and share/nst/weights (weights for all users)
+DATADIR     ?= $(PREFIX)/share/nst
+LUA         ?= lua$(LUA_VERSION)
 ARCH        ?= -march=native
 CC          ?= cc
 CFLAGS      ?= -O3 $(ARCH)
@@ -28,7 +31,7 @@ WARN    = -Wall -Wextra -Werror -Wno-unused-parameter
 # CUDA backend and its C control header nst_cuda.h.
 CPPFLAGS= -I$(LUA_INC) -Isrc -Ikernels
 ALLC    = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(SANITIZE)
-LIBS    = -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp
+LIBS    = -lopenblas -lpng -ljpeg -lexif -lcjson -lm -fopenmp
 
 # src/ by layer (src/README.md): core, io, model, cpu (the CPU backend), bindings.
 SRCS    = $(wildcard src/*/*.c)
@@ -96,7 +99,7 @@ $(BUILD)/obj/%.o: src/%.cpp Makefile $(FLAGS_STAMP)
 
 # Debian packages the build and the tests need (installed when missing and root).
 DEB_PKGS = lua5.4 liblua5.4-dev luarocks lua-busted libpng-dev libjpeg-dev libopenblas-dev \
-           libcjson-dev lua-dkjson python3-torch python3-protobuf \
+           libcjson-dev lua-dkjson libexif-dev python3-torch python3-protobuf \
            libopencv-video-dev ffmpeg slurmctld slurmd slurm-client munge
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -146,15 +149,16 @@ fuzz:
 	$(MAKE) -f spec/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS) run
 
 install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst/cmd $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst/cmd $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(LIB) $(DESTDIR)$(LUA_LIBDIR)/nst/core.so
 	install -m 644 lua/nst/*.lua $(DESTDIR)$(LUA_SHAREDIR)/nst/
 	$(if $(wildcard lua/nst/cmd/*.lua),install -m 644 $(wildcard lua/nst/cmd/*.lua) $(DESTDIR)$(LUA_SHAREDIR)/nst/cmd/)
-	printf '#!/bin/sh\n# nst command line (see nst --help)\n: "$${GOMP_SPINCOUNT:=1000}"; export GOMP_SPINCOUNT\nexec lua$(LUA_VERSION) - "$$@" <<"LUA"\nos.exit(require("nst.cli").main(arg), true)\nLUA\n' > $(DESTDIR)$(BINDIR)/nst
+	install -m 644 weights/convert.py $(DESTDIR)$(DATADIR)/convert.py
+	sed -e 's|@LUA_VERSION@|$(LUA_VERSION)|g' -e 's|@LUA@|$(LUA)|g' bin/nst > $(DESTDIR)$(BINDIR)/nst
 	chmod 755 $(DESTDIR)$(BINDIR)/nst
 
 uninstall:
-	rm -rf $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)/nst
+	rm -rf $(DESTDIR)$(LUA_LIBDIR)/nst $(DESTDIR)$(LUA_SHAREDIR)/nst $(DESTDIR)$(BINDIR)/nst $(DESTDIR)$(DATADIR)/convert.py
 
 clean:
 	rm -rf build build-asan

@@ -13,20 +13,25 @@ and CUDA (cuDNN, cuBLAS) when nvcc is present at build time.
 ]],
   license = "MIT",
 }
+-- dkjson (the run state's JSON) comes from Debian's lua-dkjson, like the C libraries
+-- (README, "Install"), so that the rock builds offline from a clean tree; elsewhere
+-- `luarocks install dkjson` first.
 dependencies = {
   "lua >= 5.4",
-  "dkjson >= 2.5", -- the run state's JSON (Debian: lua-dkjson)
 }
 build = {
   type = "make",
   build_variables = {
     LUA_INC = "$(LUA_INCDIR)",
     LUA_VERSION = "5.4",
+    BUILD = "build-rock", -- not the source tree's own build/, whose flags may differ
   },
   install_variables = {
     PREFIX = "$(PREFIX)",
     LUA_LIBDIR = "$(LIBDIR)",
     LUA_SHAREDIR = "$(LUADIR)",
     BINDIR = "$(BINDIR)",
+    LUA = "$(LUA)",
+    BUILD = "build-rock",
   },
 }

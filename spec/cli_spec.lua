@@ -129,7 +129,11 @@ describe("nst.cli.parse", function()
     assert.truthy(line("gpu"):find("(0)", 1, true))
     assert.truthy(line("seed"):find("(a fixed seed)", 1, true))
     assert.truthy(line("optimizer"):find("(adam)", 1, true))
-    assert.truthy(line("model"):find("(vgg16)", 1, true))
+    assert.truthy(line("model"):find("(the weights file's arch; with no -model_file vgg16 when installed, else vgg19)",
+                                     1, true))
+    assert.truthy(line("model_file"):find("(the installed weights, looked up as `nst weights list` shows)", 1, true))
+    assert.truthy(help:find("\n  --version             the version of nst\n", 1, true))
+    assert.truthy(help:find("\n  weights               the VGG weights files: list, add, download, convert\n", 1, true))
     assert.truthy(line("init"):find("(content)", 1, true))
     assert.truthy(line("original_colors"):find("(0)", 1, true))
     assert.truthy(line("lbfgs_num_correction"):find("(100)", 1, true))
@@ -179,10 +183,13 @@ describe("nst.cli.parse", function()
     assert.is_nil(cli.parse(with()).style_loss) -- the default comes from nst.transfer
     assert.are.equal("-style_loss: expected gram|mean_cov|w2, got 'bures'", parse_error(with("-style_loss", "bures")))
     assert.are.equal("-style_layer_weights has 2 weights for 4 style layers (relu1_2,relu2_2,relu3_3,relu4_3)",
-                     parse_error(with("-style_layer_weights", "1,2")))
+                     parse_error(with("-model", "vgg16", "-style_layer_weights", "1,2")))
     assert.are.equal("-style_layer_weights has 4 weights for 2 style layers (relu1_1,relu2_1)",
                      parse_error(with("-style_layers", "relu1_1,relu2_1", "-style_layer_weights", "1,1,1,1")))
-    assert.are.equal("-style_layer_weights must be >= 0, got -1", parse_error(with("-style_layer_weights", "1,-1,1,1")))
+    assert.are.equal("-style_layer_weights must be >= 0, got -1",
+                     parse_error(with("-model", "vgg16", "-style_layer_weights", "1,-1,1,1")))
+    -- without -model the model is the weights file's: the count is checked once it is known
+    assert.are.same({1, 2}, cli.parse(with("-style_layer_weights", "1,2")).layer_weights)
     local help = cli.help()
     assert.truthy(help:find("-style_loss           gram|mean_cov|w2: ", 1, true))
     assert.truthy(help:find("(see README) (gram)", 1, true))
@@ -227,5 +234,50 @@ describe("nst.cli", function()
       f:close()
     end
     os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)
+
+describe("nst as a process", function()
+  local proc = require "helpers.cli_process"
+  local base = {"-content_image", "examples/images/leuven.jpg", "-style_image", "examples/images/starry_night.jpg",
+                "-gpu", "-1", "-output_image", "/tmp/nst-never-written.png"}
+  local function with(...)
+    local a = {table.unpack(base)}
+    for _, v in ipairs{...} do a[#a + 1] = v end
+    return a
+  end
+
+  it("prints the version for --version and -version", function()
+    local version = require("nst").version
+    for _, flag in ipairs{"--version", "-version"} do
+      local status, log = proc.run({flag})
+      assert.are.equal(0, status)
+      assert.are.equal("nst " .. version .. "\n", log)
+    end
+  end)
+
+  it("refuses a layer named twice, naming it, before any work", function()
+    local status, log = proc.run(with("-style_layers", "relu1_1,relu2_1,relu1_1"))
+    assert.are.equal(2, status)
+    assert.are.equal("nst: -style_layers names relu1_1 twice (relu1_1,relu2_1,relu1_1): name each layer once\n", log)
+    status, log = proc.run(with("-content_layers", "relu4_2, relu4_2"))
+    assert.are.equal(2, status)
+    assert.are.equal("nst: -content_layers names relu4_2 twice (relu4_2,relu4_2): name each layer once\n", log)
+  end)
+
+  it("says which image is too small and the size that works; all weights 0 is refused", function()
+    local status, log = proc.run(with("-model", "vgg19", "-model_file", weights.vgg19_real(), "-image_size", "16",
+                                      "-num_iterations", "1"))
+    assert.are.equal(1, status)
+    assert.truthy(log:find("nst: the content image examples/images/leuven.jpg is 16x12 pixels at this size; layer "
+      .. "relu5_1 needs at least 16x16 (-image_size 22 or more)\n", 1, true), log)
+    status, log = proc.run(with("-model", "vgg19", "-model_file", weights.vgg19_real(), "-image_size", "64",
+                                "-style_scale", "0.2", "-num_iterations", "1"))
+    assert.are.equal(1, status)
+    assert.truthy(log:find("nst: style image 1 examples/images/starry_night.jpg is 13x10 pixels at this size; layer "
+      .. "relu5_1 needs at least 16x16 (-style_scale 0.328 or more)\n", 1, true), log)
+    status, log = proc.run(with("-content_weight", "0", "-style_weight", "0", "-tv_weight", "0"))
+    assert.are.equal(2, status)
+    assert.are.equal("nst: -content_weight, -style_weight and -tv_weight are all 0: nothing to optimize\n", log)
   end)
 end)

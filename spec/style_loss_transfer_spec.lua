@@ -66,7 +66,8 @@ describe("style_loss in a transfer", function()
   end)
 
   it("checks style_loss and layer_weights, and the run state records a style_loss other than gram", function()
-    local o = {content_image = "c.jpg", style_images = {"s.jpg"}}
+    -- the model is the weights file's: a VGG16 file, 4 style layers by default
+    local o = {content_image = "c.jpg", style_images = {"s.jpg"}, weights = weights.vgg("vgg16")}
     local function err(extra)
       local t = {}
       for k, v in pairs(o) do t[k] = v end

@@ -59,11 +59,17 @@ def write(dst, tensors, metadata):
 
 
 def from_pth(src, arch):
-    import torch
     try:
-        sd = torch.load(src, map_location="cpu", weights_only=True)  # no pickled code
-    except TypeError:  # torch < 1.13
-        sd = torch.load(src, map_location="cpu")
+        import torch
+    except ImportError:
+        fail("reading a .pth needs torch for Python: install python3-torch (Debian)")
+    try:
+        try:
+            sd = torch.load(src, map_location="cpu", weights_only=True)  # no pickled code
+        except TypeError:  # torch < 1.13
+            sd = torch.load(src, map_location="cpu")
+    except Exception as e:  # a truncated or foreign file: pickle, zip and key errors
+        fail("%s is not a PyTorch checkpoint torch can read (%s: %s)" % (src, type(e).__name__, e))
     if isinstance(sd, dict) and "state_dict" in sd:
         sd = sd["state_dict"]
     if not isinstance(sd, dict):

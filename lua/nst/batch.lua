@@ -172,9 +172,8 @@ end
 
 -- The network a job needs, described: {arch, pooling, weights (the file), device, key}.
 function M.describe_network(o)
-  local vgg = require "nst.vgg"
-  local arch, pooling = o.model or options.defaults.model, o.pooling or options.defaults.pooling
-  local path = vgg.find_weights(arch, o.weights)
+  local pooling = o.pooling or options.defaults.pooling
+  local arch, path = require("nst.weights").resolve(o.model, o.weights)
   return {arch = arch, pooling = pooling, weights = path, device = o.device,
           key = table.concat({arch, path, pooling, o.device}, "\0")}
 end

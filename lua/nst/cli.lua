@@ -41,8 +41,10 @@ local FLAGS = {
   {"gpu", "gpus", "CUDA device, -1 for the CPU; of a list (0,1) nst uses the first; the CPU when "
    .. "there is no CUDA device", default = "0"},
   {"multigpu_strategy", "string", "accepted; nst runs on one GPU", ignored = true},
-  {"model", "choice", "the network", choices = {"vgg16", "vgg19"}},
-  {"model_file", "string", "weights file (.safetensors); default: looked up", key = "weights"},
+  {"model", "choice", "the network; must match -model_file's", choices = {"vgg16", "vgg19"},
+   default = "the weights file's arch; with no -model_file vgg16 when installed, else vgg19"},
+  {"model_file", "string", "weights file (.safetensors)", key = "weights",
+   default = "the installed weights, looked up as `nst weights list` shows"},
   {"normalization", "choice", "what the weights mean: neural-style's, or Gatys et al.'s (see README)",
    choices = {"neural_style", "gatys"}},
   {"content_weight", "number", "weight of the content loss", min = 0},
@@ -145,6 +147,7 @@ function M.help()
     lines[#lines + 1] = ("  -%-20s %s"):format(name, text)
   end
   lines[#lines + 1] = ("  %-21s %s"):format("-h, --help", "this text")
+  lines[#lines + 1] = ("  %-21s %s"):format("--version", "the version of nst")
   if #M.command_order > 0 then
     lines[#lines + 1] = "commands (nst COMMAND --help for each):"
     for _, name in ipairs(M.command_order) do
@@ -199,6 +202,20 @@ local function convert(flag, spec, v)
   return n
 end
 
+-- -style_layer_weights against the style layers (the model's when none are given: known
+-- once the weights are, so cli.prepare checks again).
+function M.check_layer_weights(o)
+  if not o.layer_weights then return end
+  local layers = o.style_layers or options.layers[o.model].style_layers
+  if #o.layer_weights ~= #layers then
+    usage_error("-style_layer_weights has %d weights for %d style layers (%s)", #o.layer_weights, #layers,
+                table.concat(layers, ","))
+  end
+  for _, w in ipairs(o.layer_weights) do
+    if w < 0 then usage_error("-style_layer_weights must be >= 0, got %s", tostring(w)) end
+  end
+end
+
 -- What conversion cannot see, reported as usage errors: required flags, ranges, counts.
 local function check_usage(o)
   local function need(cond, msg, ...) if not cond then usage_error(msg, ...) end end
@@ -217,12 +234,14 @@ local function check_usage(o)
          "-style_blend_weights has %d weights for %d style images", #o.style_blend_weights,
          o.style_images and #o.style_images or 0)
   end
-  if o.layer_weights then
-    local layers = o.style_layers or options.layers[o.model or options.defaults.model].style_layers
-    need(#o.layer_weights == #layers, "-style_layer_weights has %d weights for %d style layers (%s)",
-         #o.layer_weights, #layers, table.concat(layers, ","))
-    for _, w in ipairs(o.layer_weights) do need(w >= 0, "-style_layer_weights must be >= 0, got %s", tostring(w)) end
+  for _, flag in ipairs{"content_layers", "style_layers"} do
+    local seen = {}
+    for _, l in ipairs(o[flag] or {}) do
+      need(not seen[l], "-%s names %s twice (%s): name each layer once", flag, l, table.concat(o[flag], ","))
+      seen[l] = true
+    end
   end
+  if o.model or o.style_layers then M.check_layer_weights(o) end
   need(not (o.content_weight == 0 and o.style_weight == 0 and o.tv_weight == 0),
        "-content_weight, -style_weight and -tv_weight are all 0: nothing to optimize")
   for _, g in ipairs(o.gpu or {}) do
@@ -254,6 +273,7 @@ function M.parse(args)
   while i <= #args do
     local a = args[i]
     if a == "-h" or a == "--help" or a == "-help" then return {help = true} end
+    if a == "--version" or a == "-version" then return {version = true} end
     local flag = a:match("^%-%-?([%a_][%w_]*)$")
     if not flag then usage_error("unexpected argument '%s' (flags start with -)", a) end
     local spec = M.flags[flag]
@@ -309,6 +329,12 @@ function M.prepare(o)
   o.output = out
   for _, line in ipairs(o.notices or {}) do notice("%s", line) end
   o.notices = nil
+  if not o.net then -- the model from the weights file, the file looked up when not given
+    local given = o.weights
+    o.model, o.weights = require("nst.weights").resolve(o.model, o.weights)
+    if not given then notice("using %s weights %s (-model_file to choose)", o.model, o.weights) end
+    M.check_layer_weights(o)
+  end
   if o.device == "cuda" and not nst.cuda_available() then
     notice("no CUDA device here; running on the CPU (-gpu -1 says so and hides this line)")
     o.device = "cpu"
@@ -348,12 +374,14 @@ M.commands = {
   submit = "run nst batch (or nst video) as a Slurm job array (sbatch)",
   video = "stylize a video (frames or a video file), frame to frame consistent",
   flow = "compute the optical flow of a video ahead, for nst video",
+  weights = "the VGG weights files: list, add, download, convert",
 }
 M.command_order = {
   "batch",
   "submit",
   "video",
   "flow",
+  "weights",
 }
 
 local function run_command(name, args)
@@ -377,6 +405,10 @@ function M.main(args)
   end
   if o.help then
     io.stdout:write(M.help(), "\n")
+    return 0
+  end
+  if o.version then
+    io.stdout:write("nst ", require("nst").version, "\n")
     return 0
   end
   local rok, err = pcall(M.run, o)

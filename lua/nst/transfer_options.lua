@@ -4,6 +4,7 @@
 local check = require "nst.check"
 local images = require "nst.transfer_images"
 local masks = require "nst.masks"
+local weights = require "nst.weights"
 
 local M = {}
 
@@ -27,10 +28,10 @@ M.weights = {
   gatys = {content_weight = 5, style_weight = 0.1, tv_weight = 1e-3},
 }
 
--- Defaults for everything but the layers (which depend on the model) and the weights
--- (which depend on the normalization).
+-- Defaults for everything but the layers (which depend on the model), the weights (which
+-- depend on the normalization) and the model (the weights file's; nst.weights.resolve).
 M.defaults = {
-  model = "vgg16", normalization = "neural_style", init = "content",
+  normalization = "neural_style", init = "content",
   optimizer = "adam", learning_rate = 1, num_iterations = 500, print_iter = 50, save_iter = 0,
   pooling = "avg", image_size = 512, style_scale = 1, original_colors = false, device = "cpu",
   -- mid-grey plus Gaussian noise of this std for init = "noise": the image's components
@@ -55,7 +56,7 @@ M.defaults = {
 
 -- The options without a default (nil unless given).
 local optional = {
-  "content_image", "style_images", "style_blend_weights", "weights", "content_layers", "style_layers",
+  "model", "content_image", "style_images", "style_blend_weights", "weights", "content_layers", "style_layers",
   "content_weight", "style_weight", "tv_weight",
   "layer_weights", "init_image", "lr_decay", "printer", "seed", "output", "on_iter", "net", "record_every",
   -- state: write the run state (nst.run_state) at each checkpoint and at the end (default:
@@ -124,13 +125,20 @@ local function unique(names, what)
   return out
 end
 
--- The model: the options', or the given network's (an explicit model must agree).
+-- The model: the given network's (an explicit model must agree), else the weights file's
+-- (found when not given: VGG16 when installed, else VGG19; nst.weights.resolve).
 local function check_model(o, user)
   if o.net and o.net.arch then
     if user.model and user.model ~= o.net.arch then
       fail("model is %s but net is a %s network", tostring(user.model), o.net.arch)
     end
     o.model = o.net.arch
+  elseif o.net then
+    o.model = o.model or "vgg16"
+  else
+    local ok, arch, path = pcall(weights.resolve, user.model, o.weights)
+    if not ok then fail("%s", arch) end
+    o.model, o.weights = arch, path
   end
   if not M.layers[o.model] then fail("model must be \"vgg16\" or \"vgg19\", got %s", tostring(o.model)) end
 end

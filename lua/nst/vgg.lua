@@ -4,64 +4,16 @@ local core = require "nst.core"
 
 local M = {}
 
--- Where a weights file is looked for when no path is given, in order.
-M.filenames = {
-  vgg16 = {"vgg16.safetensors"},
-  vgg19 = {"vgg19.safetensors", "vgg19-conv.f16.safetensors"},
-}
+local weights = require "nst.weights"
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+-- Kept for scripts that used them: the names looked for, and the lookup (nst.weights).
+M.filenames = weights.filenames
 
-local function is_dir(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local ok, _, code = f:read(1)
-  f:close()
-  return ok == nil and code == 21 -- EISDIR
-end
-
--- Weight formats of the tools nst replaces, recognized by name to say what to do.
-local FOREIGN = {
-  caffemodel = "a Caffe model (neural-style's -model_file)",
-  t7 = "a Torch7 file",
-  pth = "a PyTorch checkpoint",
-  pt = "a PyTorch checkpoint",
-}
-
--- The weights file of arch: the explicit path, then $NST_WEIGHTS (a file or a folder),
--- then weights/, then ../shared/weights/ (paths relative to the current folder).
+-- The weights file of arch: the explicit path, else the lookup of nst.weights
+-- ($NST_WEIGHTS, the user's store, the install prefix, the source tree).
 function M.find_weights(arch, path)
-  if path then
-    if not exists(path) then error(("weights file not found: %s"):format(path), 3) end
-    local ext = path:match("%.([%w]+)$")
-    if ext and FOREIGN[ext:lower()] then
-      error(("%s is %s; nst reads safetensors with torchvision's layer names: `make weights` "
-             .. "fetches and converts torchvision's VGG16/VGG19, `weights/fetch.sh convert FILE.pth OUT "
-             .. "ARCH` converts a .pth (see weights/README.md)"):format(path, FOREIGN[ext:lower()]), 3)
-    end
-    return path
-  end
-  local dirs, tried = {}, {}
-  local env = os.getenv("NST_WEIGHTS")
-  if env and env ~= "" then
-    if exists(env) and not env:match("/$") and not is_dir(env) then return env end
-    dirs[#dirs + 1] = env
-  end
-  dirs[#dirs + 1] = "weights"
-  dirs[#dirs + 1] = "../shared/weights"
-  for _, dir in ipairs(dirs) do
-    for _, name in ipairs(M.filenames[arch]) do
-      local p = dir:gsub("/$", "") .. "/" .. name
-      tried[#tried + 1] = p
-      if exists(p) then return p end
-    end
-  end
-  error(("no %s weights found (tried %s); run `make weights` or pass weights = PATH (see weights/README.md)")
-    :format(arch, table.concat(tried, ", ")), 3)
+  local _, p = weights.resolve(arch, path)
+  return p
 end
 
 -- Input conventions: x[c] = scale[c] * img[perm[c]] + shift[c].
@@ -175,7 +127,8 @@ end
 function M.new(arch, opts)
   opts = opts or {}
   if type(opts) ~= "table" then error(("nst.%s: expected an options table"):format(arch), 3) end
-  local path = M.find_weights(arch, opts.weights)
+  local ok, path = pcall(M.find_weights, arch, opts.weights)
+  if not ok then error(path, 3) end
   local pooling = opts.pooling or "max"
   if pooling ~= "max" and pooling ~= "avg" then
     error(("nst.%s: pooling must be \"max\" or \"avg\", got %s"):format(arch, tostring(pooling)), 3)

@@ -23,7 +23,7 @@ SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -
 SAN_LIB  = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g -O1
 FCFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp -Wall -Wextra -Werror \
            -Wno-unused-parameter -Isrc -I$(LUA_INC) -Ikernels
-FLIBS    = -lpng -lz -ljpeg -lcjson -lopenblas -lm -fopenmp
+FLIBS    = -lpng -lz -ljpeg -lexif -lcjson -lopenblas -lm -fopenmp
 
 # The C core without Lua: every src/<layer>/*.c except the Lua bindings (src/bindings/),
 # built without -DNST_WITH_CUDA, into a static archive, so that a target links only the

@@ -65,6 +65,12 @@ nst_tensor *nst_jpeg_read(FILE *f, const char *path, nst_err *e);
 int nst_jpeg_write(FILE *f, const char *path, const float *rgb, int64_t h, int64_t w, int quality,
                    nst_err *e);
 
+// EXIF orientation (1..8; 1 when absent or unreadable) of a JPEG APP1 payload, and a
+// (1,3,H,W) image turned the way it says (t is consumed: returned, or freed with a new
+// tensor returned; NULL and freed on error). image_orient.c, with libexif.
+int nst_exif_orientation(const unsigned char *app1, unsigned int len);
+nst_tensor *nst_image_orient(nst_tensor *t, int orientation, nst_err *e);
+
 // 0x0 / over-limit checks shared by the readers; the message names path and size.
 int nst_image_check_size(const char *path, int64_t w, int64_t h, nst_err *e);
 // Row y of a (1,3,H,W) image from w interleaved 8-bit RGB pixels, scaled to [0,1].

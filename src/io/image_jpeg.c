@@ -22,6 +22,7 @@ typedef struct jpeg_ctx {
     nst_err *e;
     nst_tensor *t;
     unsigned char *row;
+    int orientation; // EXIF's, 1..8 (1: as stored)
 } jpeg_ctx;
 
 static void ctx_error_exit(j_common_ptr ci) {
@@ -59,11 +60,25 @@ static int ctx_fail(jpeg_ctx *c, const char *what) {
     return nst_fail(c->e, "%s: %s: %s", c->path, what, c->msg[0] ? c->msg : "unknown error");
 }
 
+// APP1 (EXIF) is kept by libjpeg when asked before the header is read.
+static void keep_exif(struct jpeg_decompress_struct *ci) { jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF); }
+
+static int exif_orientation(struct jpeg_decompress_struct *ci) {
+    for (jpeg_saved_marker_ptr m = ci->marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1) {
+            int o = nst_exif_orientation(m->data, m->data_length);
+            if (o != 1) return o;
+        }
+    return 1;
+}
+
 static int header_body(jpeg_ctx *c, struct jpeg_decompress_struct *ci, FILE *f) {
     if (setjmp(c->jmp)) return -1;
     jpeg_create_decompress(ci);
     jpeg_stdio_src(ci, f);
+    keep_exif(ci);
     jpeg_read_header(ci, TRUE);
+    c->orientation = exif_orientation(ci);
     return 0;
 }
 
@@ -77,8 +92,9 @@ int nst_jpeg_info(FILE *f, const char *path, nst_image_info *out, nst_err *e) {
     if (rc) {
         rc = ctx_fail(&c, "bad JPEG file");
     } else {
-        out->width = ci.image_width;
-        out->height = ci.image_height;
+        int swap = c.orientation >= 5; // as displayed, as the reader returns it
+        out->width = swap ? ci.image_height : ci.image_width;
+        out->height = swap ? ci.image_width : ci.image_height;
         out->channels = ci.num_components;
         out->bits = ci.data_precision;
         out->format = NST_IMAGE_JPEG;
@@ -93,7 +109,9 @@ static int read_body(jpeg_ctx *c, struct jpeg_decompress_struct *ci, FILE *f) {
     if (setjmp(c->jmp)) return -1;
     jpeg_create_decompress(ci);
     jpeg_stdio_src(ci, f);
+    keep_exif(ci);
     jpeg_read_header(ci, TRUE);
+    c->orientation = exif_orientation(ci);
     c->failed = 1; // until decoding starts, failures are our own checks
     if (nst_image_check_size(c->path, ci->image_width, ci->image_height, c->e)) return -1;
     if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK)
@@ -151,7 +169,7 @@ nst_tensor *nst_jpeg_read(FILE *f, const char *path, nst_err *e) {
         ctx_fail(&c, "bad JPEG file");
         return NULL;
     }
-    return c.t;
+    return nst_image_orient(c.t, c.orientation, e);
 }
 
 static int write_body(jpeg_ctx *c, struct jpeg_compress_struct *ci, FILE *f, const float *rgb,
