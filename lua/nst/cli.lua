@@ -329,6 +329,7 @@ function M.prepare(o)
   o.output = out
   for _, line in ipairs(o.notices or {}) do notice("%s", line) end
   o.notices = nil
+  require("nst.masks").load(o) -- a bad mask is named before the weights are looked for
   if not o.net then -- the model from the weights file, the file looked up when not given
     local given = o.weights
     o.model, o.weights = require("nst.weights").resolve(o.model, o.weights)

@@ -174,6 +174,10 @@ function M.check(user)
   if type(user) ~= "table" then fail("expected an options table") end
   check.keys("nst.transfer", user, known)
   local o = merged(user)
+  if type(o.style_images) ~= "table" then o.style_images = o.style_images and {o.style_images} or {} end
+  -- masks loaded once, before any work (nst.masks.of(o) finds them), and before the
+  -- weights file is looked for, so that a bad mask is named first
+  masks.check(o)
   check_model(o, user)
   if o.layer_weights and o.style_layers and #unique(o.style_layers, "style_layers") ~= #o.style_layers then
     fail("style_layers names a layer twice; with layer_weights each layer is named once")
@@ -187,7 +191,6 @@ function M.check(user)
   end
   o.style_layers = unique(o.style_layers or M.layers[o.model].style_layers, "style_layers")
   if o.content_image == nil then fail("content_image is required") end
-  if type(o.style_images) ~= "table" then o.style_images = o.style_images and {o.style_images} or {} end
   if #o.style_images == 0 and o.style_weight ~= 0 then fail("style_images is required (or style_weight = 0)") end
   for _, k in ipairs{"content_weight", "style_weight", "tv_weight", "learning_rate", "style_scale", "temporal_weight"} do
     check.number("nst.transfer", k, o[k], NONNEGATIVE)
@@ -218,7 +221,6 @@ function M.check(user)
   if o.style_loss ~= "gram" and o.style_loss ~= "mean_cov" and o.style_loss ~= "w2" then
     fail("style_loss must be \"gram\", \"mean_cov\" or \"w2\", got %s", tostring(o.style_loss))
   end
-  masks.check(o) -- loaded once, before any work; nst.masks.of(o) finds them
   -- reading a loss back waits for the device: on a GPU record only what is printed
   o.record_every = o.record_every or (o.device == "cpu" and 1 or math.max(o.print_iter, 1))
   return o
