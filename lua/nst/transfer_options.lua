@@ -204,6 +204,7 @@ function M.check(user)
     if o[k] == nil then o[k] = v end
   end
   o.style_layers = unique(o.style_layers or M.layers[o.model].style_layers, "style_layers")
+  if o.content_image == false then o.content_image = nil end -- false: none (a texture)
   if o.content_image == nil and o.content_weight ~= 0 then
     fail("content_image is required (or content_weight = 0: a texture)")
   end
