@@ -29,7 +29,9 @@ end
 -- other names for them), min/max/above = the range of a number, default = the default
 -- of a flag that is no nst.transfer option, ignored = accepted and dropped, empty = what
 -- an empty value means (neural-style passes '' for "none")}.
--- kind: string, number, integer, list, numbers, bool, choice, gpus. The defaults of the
+-- parse = a flag's own reader of other forms (nst.cli_scales: "auto", "N,N", "WxH"),
+-- nil where the text is none of them and its kind reads it.
+-- kind: string, number, integer, list, numbers, bool, choice, gpus, scales. The defaults of the
 -- others come from nst.transfer's own table (nst.transfer_options). A bool given alone
 -- (followed by a flag or nothing) means 1, as Torch7's CmdLine reads neural-style's.
 local FLAGS = {
@@ -38,8 +40,8 @@ local FLAGS = {
    key = "style_images"},
   {"style_blend_weights", "numbers", "blend weights of the style images, comma separated; nil = equal",
    empty = "nil"},
-  {"image_size", "size", "longer side of the output in pixels; WxH: a texture of that size (no "
-   .. "-content_image, or -content_weight 0)", parse = values.size},
+  {"image_size", "integer", "longer side of the output in pixels; WxH: a texture of that size (no "
+   .. "-content_image, or -content_weight 0)", min = 1, max = 16384, parse = values.size},
   {"gpu", "gpus", "CUDA device, -1 for the CPU; of a list (0,1) nst uses the first; the CPU when "
    .. "there is no CUDA device", default = "0"},
   {"multigpu_strategy", "string", "accepted; nst runs on one GPU", ignored = true},
@@ -50,7 +52,7 @@ local FLAGS = {
   {"content_weight", "number", "weight of the content loss", min = 0},
   {"style_weight", "number", "weight of the style loss", min = 0},
   {"tv_weight", "number", "weight of total variation", min = 0},
-  {"num_iterations", "iterations", "iterations (of each scale); N,N,...: one count per scale",
+  {"num_iterations", "integer", "iterations (of each scale); N,N,...: one count per scale", min = 0,
    parse = values.iterations},
   {"scales", "scales", "coarse to fine: auto (about 128 px up to -image_size, 2x steps) or sizes "
    .. "N,N,... smallest first, the last the output's", parse = values.scales, default = "one scale"},
@@ -174,7 +176,9 @@ local function convert(flag, spec, v)
   local kind = spec[2]
   if spec.empty and v == spec.empty then return nil end
   if kind == "string" then return v end
-  if spec.parse then return spec.parse("-" .. flag, v) end
+  -- a flag's own reading (nst.cli_scales) first; nil: none of its forms, read by kind
+  local parsed = spec.parse and spec.parse("-" .. flag, v)
+  if parsed ~= nil then return parsed end
   if kind == "gpus" then return gpus(flag, v) end
   if kind == "list" then
     local l = list(v)
@@ -210,7 +214,7 @@ local function check_usage(o)
   for _, name in ipairs(M.order) do
     local spec = M.flags[name]
     local v = get(o, spec.key)
-    if v ~= nil and (spec.min or spec.above) then
+    if type(v) == "number" and (spec.min or spec.above) then
       local want = check.want(v, {min = spec.min, max = spec.max, above = spec.above, below = spec.below,
                                   bare = true})
       need(not want, "-%s must be %s, got %s", name, want, tostring(v))

@@ -31,8 +31,9 @@ function M.scales(flag, v)
   return out
 end
 
--- -num_iterations N (each scale) | N,N,... (one per scale)
+-- -num_iterations N,N,... (one per scale); nil for one number (read as an integer)
 function M.iterations(flag, v)
+  if not v:find(",", 1, true) then return nil end
   local out = {}
   for i, item in ipairs(items(v)) do
     local n = math.tointeger(tonumber(item))
@@ -42,13 +43,13 @@ function M.iterations(flag, v)
     end
     out[i] = n
   end
-  return #out == 1 and out[1] or out
+  return out
 end
 
--- -image_size N | WxH (a texture of that size)
+-- -image_size WxH (a texture of that size); nil for anything without an x (read as an
+-- integer, the longer side)
 function M.size(flag, v)
-  local n = positive(v)
-  if n and n <= 16384 then return n end
+  if not v:find("x", 1, true) then return nil end
   local w, h = v:match("^(%d+)x(%d+)$")
   w, h = positive(w), positive(h)
   if w and h and w <= 16384 and h <= 16384 then return ("%dx%d"):format(w, h) end

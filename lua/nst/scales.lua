@@ -29,7 +29,10 @@ end
 local function sizes_of(o, explicit_size)
   local s = o.scales
   if s == nil then return {o.image_size} end
-  if s == "auto" then return M.auto(o.image_size) end
+  if s == "auto" then
+    if not o.image_size then fail("scales = \"auto\" needs image_size (the last scale)") end
+    return M.auto(o.image_size)
+  end
   if type(s) ~= "table" or #s == 0 then
     fail("scales must be \"auto\" or a list of sizes in pixels, smallest first, got %s", tostring(s))
   end

@@ -159,7 +159,7 @@ local function check_size(o)
       fail("image_size %s (W x H) is for textures: it needs no content_image or content_weight = 0", v)
     end
     o.width, o.height, o.image_size = w, h, math.max(w, h)
-  elseif v ~= nil then
+  elseif v then -- false: the content image's own size
     check.number("nst.transfer", "image_size", v, {integer = true, min = 1})
   end
 end
