@@ -75,6 +75,10 @@ describe("nst.scales", function()
     assert.are.equal("nst.transfer: num_iterations[2] must be an integer >= 0, got -1",
                      err{scales = {16, 32}, num_iterations = {1, -1}})
     assert.are.equal("nst.transfer: ema must be a number in [0, 1), got 1", err{ema = 1})
+    assert.are.equal("nst.transfer: scales: a run with temporal_weight > 0 has one scale (its warped frame is at "
+                     .. "the output's size)", err{scales = {16, 32}, temporal_weight = 1})
+    assert.are.equal("nst.transfer: scales = \"auto\" needs image_size (the last scale)",
+                     err{scales = "auto", image_size = false})
     assert.are.equal("nst.transfer: color must be \"luminance\" or \"match\", got grey", err{color = "grey"})
     assert.are.equal("nst.transfer: image_size 40x20 (W x H) is for textures: it needs no content_image or "
                      .. "content_weight = 0", err{image_size = "40x20"})

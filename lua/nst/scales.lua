@@ -55,6 +55,9 @@ end
 -- the total and o.image_size the last scale's size. user: the options as given.
 function M.check(o, user)
   local sizes = sizes_of(o, user.image_size and o.image_size)
+  if #sizes > 1 and (o.temporal_weight or 0) > 0 then
+    fail("scales: a run with temporal_weight > 0 has one scale (its warped frame is at the output's size)")
+  end
   local iters = o.num_iterations
   if type(iters) == "table" then
     if #iters ~= #sizes then
