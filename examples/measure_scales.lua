@@ -4,6 +4,7 @@
 --   nice lua5.4 examples/measure_scales.lua PHASE OUTDIR [content] [style]
 -- PHASE: compare SIZE ITERS   one scale vs scales = "auto", ITERS at each scale
 --        losses SIZE ITERS    scales = "auto", style_loss gram / mean_cov / w2, ema 0 / 0.9
+--        cost SIZE REPS       CPU seconds per iteration at each scale of "auto", in turns
 -- Writes OUTDIR/<name>.png and prints one line per run (also appended to OUTDIR/results.txt).
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
@@ -12,6 +13,7 @@ local options = require "nst.transfer_options"
 local transfer = require "nst.transfer"
 local objective = require "nst.objective"
 local scales = require "nst.scales"
+local loops = require "nst.transfer_loops"
 
 local phase, outdir = arg[1], arg[2]
 local size, iters = tonumber(arg[3]), tonumber(arg[4])
@@ -51,13 +53,13 @@ end
 local function run(name, opts)
   opts.content_image, opts.style_images, opts.net = content, {style}, net
   opts.image_size, opts.print_iter, opts.handle_signals = size, 0, false
-  local t0 = now()
+  local t0, c0 = now(), os.clock()
   local img = nst.transfer(opts)
-  local secs = now() - t0
+  local secs, cpu = now() - t0, os.clock() - c0
   nst.image.save(img, ("%s/%s.png"):format(outdir, name))
   local sizes = opts.scales == "auto" and table.concat(scales.auto(size), ",") or tostring(size)
-  report(("%-22s scales %-16s iterations %d each  time %7.1f s  gram@128 %.4g  gram@%d %.4g"):format(
-    name, sizes, opts.num_iterations, secs, gram_loss(img, 128), size, gram_loss(img, size)))
+  report(("%-22s scales %-16s iterations %d each  time %7.1f s (cpu %7.1f s)  gram@128 %.4g  gram@%d %.4g"):format(
+    name, sizes, opts.num_iterations, secs, cpu, gram_loss(img, 128), size, gram_loss(img, size)))
 end
 
 if phase == "compare" then
@@ -69,6 +71,30 @@ elseif phase == "losses" then
       run(("%s_ema%g_%d"):format(kind, e, size), {num_iterations = iters, scales = "auto", style_loss = kind, ema = e})
     end
   end
+elseif phase == "cost" then
+  -- seconds per iteration at each scale of "auto", measured in turns (warm-up first), and
+  -- what a run of ITERS at each scale costs against ITERS at the last scale alone
+  local sizes, runs, best = scales.auto(size), {}, {}
+  for k, s in ipairs(sizes) do
+    runs[k] = transfer.new_run(options.check{content_image = content, style_images = {style}, net = net,
+      image_size = s, printer = false, handle_signals = false, num_iterations = 1000})
+    loops.adam(runs[k], 1)
+    best[k] = math.huge
+  end
+  for rep = 1, iters do
+    for k = 1, #sizes do
+      local c0 = os.clock()
+      loops.adam(runs[k], rep + 1)
+      best[k] = math.min(best[k], os.clock() - c0)
+    end
+  end
+  local total = 0
+  for k, s in ipairs(sizes) do
+    total = total + best[k]
+    report(("cost  %4d px  %.3f cpu s per iteration (best of %d)"):format(s, best[k], iters))
+  end
+  report(("cost  scales %s: a run of N at each scale / N at %d px alone = %.3f"):format(
+    table.concat(sizes, ","), size, total / best[#sizes]))
 else
   error("usage: measure_scales.lua compare|losses OUTDIR SIZE ITERS [content] [style]")
 end
