@@ -55,7 +55,8 @@ local FLAGS = {
   {"num_iterations", "integer", "iterations (of each scale); N,N,...: one count per scale", min = 0,
    parse = values.iterations},
   {"scales", "scales", "coarse to fine: auto (about 128 px up to -image_size, 2x steps) or sizes "
-   .. "N,N,... smallest first, the last the output's", parse = values.scales, default = "one scale"},
+   .. "N,N,... smallest first, the last the output's", parse = values.scales,
+   default = "auto from 384 px, one scale below; -scales N: one scale"},
   {"ema", "number", "output the average of the iterates, decay per iteration (0 = off; see README)",
    min = 0, below = 1},
   {"normalize_gradients", "bool", "divide each loss's gradient by its L1 norm before its weight"},
