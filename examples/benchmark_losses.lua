@@ -18,7 +18,7 @@ local net = nst.vgg19{weights = weights, pooling = "avg", device = device}
 -- One configuration, ready to iterate: step() runs one iteration and returns its seconds
 -- and those of its style losses.
 local function setup(kind, guided)
-  local o = options.check{content_image = "examples/images/leuven.jpg", net = net, image_size = size,
+  local o = options.check{content_image = "examples/images/leuven.jpg", net = net, image_size = size, scales = {size},
                           style_images = {"examples/images/starry_night.jpg"}, style_loss = kind,
                           normalization = "gatys", printer = false, handle_signals = false}
   local run = transfer.new_run(o)

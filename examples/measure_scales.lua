@@ -32,7 +32,7 @@ end
 -- img against the style image, both at longer side s.
 local function gram_loss(img, s)
   local o = options.check{content_image = img, style_images = {style}, net = net,
-    image_size = s, style_weight = 1, content_weight = 0, tv_weight = 0, printer = false,
+    image_size = s, scales = {s}, style_weight = 1, content_weight = 0, tv_weight = 0, printer = false,
     handle_signals = false}
   local run = transfer.new_run(o)
   local _, grad, parts = objective.evaluate(run.objective, net, run.content:clone(), o)
@@ -63,7 +63,7 @@ local function run(name, opts)
 end
 
 if phase == "compare" then
-  run("single_" .. size, {num_iterations = iters})
+  run("single_" .. size, {num_iterations = iters, scales = {size}})
   run("multi_" .. size, {num_iterations = iters, scales = "auto"})
 elseif phase == "losses" then
   for _, kind in ipairs{"gram", "mean_cov", "w2"} do
@@ -77,7 +77,7 @@ elseif phase == "cost" then
   local sizes, runs, best = scales.auto(size), {}, {}
   for k, s in ipairs(sizes) do
     runs[k] = transfer.new_run(options.check{content_image = content, style_images = {style}, net = net,
-      image_size = s, printer = false, handle_signals = false, num_iterations = 1000})
+      image_size = s, scales = {s}, printer = false, handle_signals = false, num_iterations = 1000})
     loops.adam(runs[k], 1)
     best[k] = math.huge
   end
