@@ -90,6 +90,13 @@ local FLAGS = {
    key = "layer_weights", default = "gatys: 1/L each; neural_style: 1 each"},
   {"style_loss", "choice", "the style statistics matched: Gram matrices, means and covariances, "
    .. "or the Wasserstein-2 distance of Gaussian fits (see README)", choices = {"gram", "mean_cov", "w2"}},
+  {"style_masks", "list", "one grey mask per style image, comma separated, in the content's frame: "
+   .. "white where that style applies, grey a blend (see README, Spatial control)"},
+  {"style_guides", "list", "one grey mask per style image, comma separated, in that image's frame: "
+   .. "where its style statistics come from"},
+  {"content_mask", "string", "grey mask in the content's frame: where the content term applies"},
+  {"mask_mode", "choice", "how masks follow the network: pooled, or also eroded at each convolution",
+   choices = {"simple", "inside"}},
   {"precision", "choice", "math of CUDA convolutions and GEMMs", choices = {"fp32", "tf32", "bf16"},
    default = "tf32"}, -- the CUDA backend's own default
   {"cuda_graph", "bool", "replay each Adam iteration as one CUDA graph"},
@@ -412,6 +419,9 @@ end
 function M.error_message(err)
   if type(err) == "table" and err.usage then return err.usage end
   local msg = tostring(err):gsub("^[^:\n]+%.lua:%d+: ", ""):gsub("^nst%.transfer: ", "")
+  msg = msg:gsub("^(%a[%w_]*):", function(k) -- nst.masks' messages start with the option
+    return (k == "style_masks" or k == "style_guides" or k == "content_mask" or k == "mask_mode") and "-" .. k .. ":"
+  end)
   msg = msg:gsub("%((%a[%w_]*) (%S+) or more%)", function(k, v)
     return M.flags[k] and ("(-%s %s or more)"):format(k, v)
   end)

@@ -52,11 +52,12 @@ local GUIDE_MODES = {simple = true, inside = true}
 -- averages it over the 2x2 window (the image area one position covers); mode "inside"
 -- also erodes it (3x3 minimum) at every 3x3 convolution, so that a position counts only
 -- as far as its whole receptive field lies in the region (crisper borders; small regions
--- may vanish at deep layers, which is an error naming the layer).
+-- may vanish at deep layers, which is an error naming the layer). opts.normalize = false
+-- returns the mask at each layer as it is there, (1,1,H_l,W_l), e.g. to weigh a content term.
 function M.guide(net, mask, layers, opts)
   check.tensor("nst.loss.guide", "mask", mask)
   opts = opts or {}
-  check.keys("nst.loss.guide", opts, {mode = true})
+  check.keys("nst.loss.guide", opts, {mode = true, normalize = true})
   local mode = opts.mode or "simple"
   if not GUIDE_MODES[mode] then fail("guide", "mode must be \"simple\" or \"inside\", got %s", tostring(mode)) end
   local s = mask:shape()
@@ -79,7 +80,8 @@ function M.guide(net, mask, layers, opts)
     if want[l.name] then
       local mass = g:sumsq():item()
       if not (mass > 0) then fail("guide", "the mask is empty at layer %s (mode %s)", l.name, mode) end
-      out[l.name], left, want[l.name] = (g * (1 / math.sqrt(mass))):reshape(-1), left - 1, nil
+      out[l.name] = opts.normalize == false and g or (g * (1 / math.sqrt(mass))):reshape(-1)
+      left, want[l.name] = left - 1, nil
     end
   end
   for l in pairs(want) do fail("guide", "the network has no layer %s", l) end

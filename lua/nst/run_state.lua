@@ -140,6 +140,9 @@ function M.definition(run)
   input("content_image", o.content_image)
   for i, s in ipairs(o.style_images) do input("style_image " .. i, s) end
   if o.init == "file" then input("init_image", o.init_image) end
+  -- masks (nst.masks): keys only when given, so the states of unmasked runs stay as they were
+  for key, x in pairs(require("nst.masks").inputs(o)) do input(key, x) end
+  if o.mask_mode and o.mask_mode ~= "simple" then def.mask_mode = canon(o.mask_mode) end
   if (o.temporal_weight or 0) > 0 then -- no key for runs without the term: their states stay as they were
     def.temporal_weight = canon(o.temporal_weight)
     input("temporal_image", o.temporal_image)

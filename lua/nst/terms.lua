@@ -11,14 +11,17 @@
 -- terms a run's options ask for, in one of two normalizations (M.normalizations).
 local loss = require "nst.loss"
 local core = require "nst.core"
+local masked = require "nst.terms_masked"
 
 local M = {}
 
 -- content_weight · mean((F − P)²) summed over the content layers, divided by their count
--- (mean = false: ½Σ(F − P)²). P: {layer = target features}.
-function M.content(P, layers, weight, mean)
+-- (mean = false: ½Σ(F − P)²). P: {layer = target features}. mask: nil, or the content
+-- mask at each layer (nst.masks.at_layers; then nst.terms_masked.content).
+function M.content(P, layers, weight, mean, mask)
   local w, opts = {}, mean and {mean = true} or nil
   for _, l in ipairs(layers) do w[l] = weight / #layers end
+  if mask then return masked.content(P, layers, w, mask, mean) end
   return {name = "content", layers = layers, weight = w,
           loss = function(F, layer) return loss.content(F, P[layer], opts) end}
 end
@@ -35,10 +38,11 @@ function M.tv(weight, kind)
 end
 
 -- neural-style's content term: weight · mean((F − P)²) at each content layer, the full
--- weight at every layer (nn.MSECriterion). P: {layer = target features}.
-function M.content_ns(P, layers, weight)
+-- weight at every layer (nn.MSECriterion). P: {layer = target features}; mask as M.content's.
+function M.content_ns(P, layers, weight, mask)
   local w = {}
   for _, l in ipairs(layers) do w[l] = weight end
+  if mask then return masked.content(P, layers, w, mask, true) end
   return {name = "content", layers = layers, weight = w,
           loss = function(F, layer) return loss.content(F, P[layer], {mean = true}) end}
 end
@@ -118,8 +122,12 @@ end
 local function gatys_factor() return 1 end
 local function ns_factor(c) return 4 / (c * c) end
 
--- The style term of the options: Gram matrices as before, or the statistics of o.style_loss.
-local function style_term(o, Fs, Fc, weights, ns)
+-- The style term of the options: Gram matrices as before, or the statistics of o.style_loss;
+-- with style masks or guides (g, nst.masks.at_size), nst.terms_masked's.
+local function style_term(o, Fs, Fc, weights, ns, g)
+  if g and (g.style or g.source) then
+    return masked.style(o, Fs, g, weights, ns and ns_factor or gatys_factor)
+  end
   if o.style_loss == "mean_cov" or o.style_loss == "w2" then
     return M.style_stats(o.style_loss, M.style_stats_targets(o, Fs), o.style_layers, weights,
                          ns and ns_factor or gatys_factor)
@@ -156,15 +164,15 @@ local function style_weights_ns(o)
   return w
 end
 
-local function from_options_ns(o, Fc, Fs, net)
+local function from_options_ns(o, Fc, Fs, net, g)
   local list = {}
   if o.content_weight > 0 then
     local P = {}
     for _, l in ipairs(o.content_layers) do P[l] = Fc[l] end
-    list[#list + 1] = M.content_ns(P, o.content_layers, o.content_weight)
+    list[#list + 1] = M.content_ns(P, o.content_layers, o.content_weight, g and g.content)
   end
   if o.style_weight > 0 then
-    list[#list + 1] = style_term(o, Fs, Fc, style_weights_ns(o), true)
+    list[#list + 1] = style_term(o, Fs, Fc, style_weights_ns(o), true, g)
   end
   if o.tv_weight > 0 then list[#list + 1] = M.tv_ns(o.tv_weight, net) end
   return add_temporal(o, list, net)
@@ -173,17 +181,17 @@ end
 -- The terms that the options ask for (those with a weight > 0), in the options'
 -- normalization. Fc: the content image's features at the content and style layers; Fs:
 -- the style images' features (nil when style_weight is 0); net: the network (its input
--- convention, for neural-style's TV).
-function M.from_options(o, Fc, Fs, net)
-  if o.normalization == "neural_style" then return from_options_ns(o, Fc, Fs, net) end
+-- convention, for neural-style's TV); g: the run's masks at this size (nst.masks.at_size) or nil.
+function M.from_options(o, Fc, Fs, net, g)
+  if o.normalization == "neural_style" then return from_options_ns(o, Fc, Fs, net, g) end
   local list = {}
   if o.content_weight / #o.content_layers > 0 then
     local P = {}
     for _, l in ipairs(o.content_layers) do P[l] = Fc[l] end
-    list[#list + 1] = M.content(P, o.content_layers, o.content_weight, o.content_mean ~= false)
+    list[#list + 1] = M.content(P, o.content_layers, o.content_weight, o.content_mean ~= false, g and g.content)
   end
   if o.style_weight > 0 then
-    list[#list + 1] = style_term(o, Fs, Fc, style_weights(o), false)
+    list[#list + 1] = style_term(o, Fs, Fc, style_weights(o), false, g)
   end
   if o.tv_weight > 0 then list[#list + 1] = M.tv(o.tv_weight, o.tv_kind) end
   return add_temporal(o, list, net)

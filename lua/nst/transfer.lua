@@ -34,6 +34,7 @@ local run_state = require "nst.run_state"
 local color = require "nst.color"
 local ema = require "nst.ema"
 local carry = require "nst.transfer_scales"
+local masks = require "nst.masks"
 
 local M = {}
 
@@ -55,12 +56,12 @@ end
 
 -- The objective of the run at the content image's size: the content image's features at
 -- every layer named, the style images' features (at style_size, style_scale times the
--- size of the scale), and from them the terms. content_d: the content as the network
--- sees it (nst.color), on the device.
+-- size of the scale), the masks at these sizes (nst.masks), and from them the terms.
+-- content_d: the content as the network sees it (nst.color), on the device.
 function M.build_objective(run, content_d, style_size)
   local o, net = run.opts, run.net
   local Fc = net:forward(content_d, objective.union(o.content_layers, o.style_layers))
-  local Fs
+  local Fs, style_hw = nil, {}
   if o.style_weight > 0 then
     local size = style_size or images.style_size(o)
     Fs = {}
@@ -70,9 +71,12 @@ function M.build_objective(run, content_d, style_size)
         return o.image_size and ("style_scale %.3g or more"):format(n / o.image_size) or "a larger image"
       end)
       Fs[i] = net:forward(img:to(run.device), o.style_layers)
+      style_hw[i] = {img:shape()[3], img:shape()[4]}
     end
   end
-  return objective.new(terms.from_options(o, Fc, Fs, net))
+  local cs = content_d:shape()
+  local g = masks.at_size(masks.of(o), net, o, cs[3], cs[4], style_hw)
+  return objective.new(terms.from_options(o, Fc, Fs, net, g))
 end
 
 -- Scale k of the run's schedule (nst.scales): the content image at its size (run.content,

@@ -4,6 +4,7 @@
 local check = require "nst.check"
 local images = require "nst.transfer_images"
 local scales = require "nst.scales"
+local masks = require "nst.masks"
 
 local M = {}
 
@@ -41,6 +42,8 @@ M.defaults = {
   style_loss = "gram",
   -- ema: iterate averaging (nst.ema), 0 = off
   ema = 0,
+  -- how style_masks, style_guides and content_mask follow the network (nst.masks)
+  mask_mode = "simple",
   tv_kind = "squared", content_mean = true, clamp = true, handle_signals = true,
   cuda_graph = false, normalize_gradients = false,
   -- video (nst.terms.temporal): the weight of the warped previous frame, temporal_image,
@@ -65,6 +68,8 @@ local optional = {
   "temporal_image", "temporal_mask",
   -- scales: coarse-to-fine ("auto" or sizes, nst.scales); color: "luminance" | "match" (nst.color)
   "scales", "color",
+  -- spatial control (nst.masks): paths or tensors
+  "style_masks", "style_guides", "content_mask",
 }
 
 local known = {}
@@ -243,6 +248,7 @@ function M.check(user)
   if o.style_loss ~= "gram" and o.style_loss ~= "mean_cov" and o.style_loss ~= "w2" then
     fail("style_loss must be \"gram\", \"mean_cov\" or \"w2\", got %s", tostring(o.style_loss))
   end
+  masks.check(o) -- loaded once, before any work; nst.masks.of(o) finds them
   -- reading a loss back waits for the device: on a GPU record only what is printed
   o.record_every = o.record_every or (o.device == "cpu" and 1 or math.max(o.print_iter, 1))
   return o

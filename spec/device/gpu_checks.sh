@@ -47,8 +47,8 @@ spec) # three processes: a device fault is sticky for its process
     echo "cuda spec ($tags): $(grep -c '^ok' "$OUT/cuda_spec$name.tap") ok, $(grep -c '^not ok' "$OUT/cuda_spec$name.tap") not ok"
     grep -A6 '^not ok' "$OUT/cuda_spec$name.tap" | head -40
   done ;;
-newspecs) # the newer op families' CUDA-vs-CPU specs (style moments/linalg/erode, video ops)
-  for f in spec/cuda_style_spec.lua spec/temporal_loss_spec.lua; do
+newspecs) # the newer op families' CUDA-vs-CPU specs (style moments/linalg/erode, video ops, masked runs)
+  for f in spec/cuda_style_spec.lua spec/temporal_loss_spec.lua spec/masks_spec.lua; do
     name=$(basename "$f" .lua)
     timeout 120 $LUA $K/usr/bin/busted --tags=cuda -o TAP "$f" > "$OUT/$name.tap" 2>&1
     echo "$name (cuda): $(grep -c '^ok' "$OUT/$name.tap") ok, $(grep -c '^not ok' "$OUT/$name.tap") not ok"
