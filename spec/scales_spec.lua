@@ -53,7 +53,9 @@ describe("nst.scales", function()
     assert.are.equal(7 / 16 + 7 / 4 + 1, scales.work(o.schedule, 15))
     o = options.check(base{scales = {16, 32}, num_iterations = 2})
     assert.are.equal(32, o.image_size) -- the last scale is the output's size
-    assert.is_nil(scales.definition(options.check(base{num_iterations = 2}).schedule))
+    assert.is_nil(scales.definition(options.check(base{num_iterations = 2, image_size = 64}).schedule))
+    assert.are.equal(3, #options.check(base{num_iterations = 2}).schedule) -- 512 px: coarse to fine by default
+    assert.are.equal(1, #options.check(base{num_iterations = 2, image_size = 383}).schedule)
     assert.are.equal("16:3,32", scales.definition(options.check(base{scales = {16, 32}, num_iterations = {3, 5}}).schedule))
   end)
 
