@@ -21,7 +21,7 @@ local net = nst.vgg19{weights = weights, pooling = "avg", device = device}
 -- One configuration, ready to iterate: step() runs one iteration and returns its seconds
 -- and those of its style losses.
 local function setup(kind, guided, extra)
-  local user = {content_image = "examples/images/leuven.jpg", net = net, image_size = size,
+  local user = {content_image = "examples/images/leuven.jpg", net = net, image_size = size, scales = {size},
                 style_images = {"examples/images/starry_night.jpg"}, style_loss = kind,
                 normalization = "gatys", printer = false, handle_signals = false}
   for k, v in pairs(extra or {}) do user[k] = v end

@@ -4,6 +4,7 @@
 -- transfer and returns an exit status (2 on bad usage).
 local check = require "nst.check"
 local options = require "nst.transfer_options"
+local values = require "nst.cli_scales"
 
 local M = {}
 
@@ -28,7 +29,9 @@ end
 -- other names for them), min/max/above = the range of a number, default = the default
 -- of a flag that is no nst.transfer option, ignored = accepted and dropped, empty = what
 -- an empty value means (neural-style passes '' for "none")}.
--- kind: string, number, integer, list, numbers, bool, choice, gpus. The defaults of the
+-- parse = a flag's own reader of other forms (nst.cli_scales: "auto", "N,N", "WxH"),
+-- nil where the text is none of them and its kind reads it.
+-- kind: string, number, integer, list, numbers, bool, choice, gpus, scales. The defaults of the
 -- others come from nst.transfer's own table (nst.transfer_options). A bool given alone
 -- (followed by a flag or nothing) means 1, as Torch7's CmdLine reads neural-style's.
 local FLAGS = {
@@ -37,7 +40,8 @@ local FLAGS = {
    key = "style_images"},
   {"style_blend_weights", "numbers", "blend weights of the style images, comma separated; nil = equal",
    empty = "nil"},
-  {"image_size", "integer", "longer side of the output in pixels", min = 1, max = 16384},
+  {"image_size", "integer", "longer side of the output in pixels; WxH: a texture of that size (no "
+   .. "-content_image, or -content_weight 0)", min = 1, max = 16384, parse = values.size},
   {"gpu", "gpus", "CUDA device, -1 for the CPU; of a list (0,1) nst uses the first; the CPU when "
    .. "there is no CUDA device", default = "0"},
   {"multigpu_strategy", "string", "accepted; nst runs on one GPU", ignored = true},
@@ -50,7 +54,13 @@ local FLAGS = {
   {"content_weight", "number", "weight of the content loss", min = 0},
   {"style_weight", "number", "weight of the style loss", min = 0},
   {"tv_weight", "number", "weight of total variation", min = 0},
-  {"num_iterations", "integer", "iterations", min = 0},
+  {"num_iterations", "integer", "iterations (of each scale); N,N,...: one count per scale", min = 0,
+   parse = values.iterations},
+  {"scales", "scales", "coarse to fine: auto (about 128 px up to -image_size, 2x steps) or sizes "
+   .. "N,N,... smallest first, the last the output's", parse = values.scales,
+   default = "auto from 384 px, one scale below; -scales N: one scale"},
+  {"ema", "number", "output the average of the iterates, decay per iteration (0 = off; see README)",
+   min = 0, below = 1},
   {"normalize_gradients", "bool", "divide each loss's gradient by its L1 norm before its weight"},
   {"init", "choice", "the start image: random = noise, image = the content or -init_image",
    choices = {"random", "image", "content", "noise", "style"}, aliases = options.inits},
@@ -69,6 +79,8 @@ local FLAGS = {
   {"resume", "bool", "continue the run of -output_image from its last saved state"},
   {"style_scale", "number", "style image size relative to image_size", above = 0},
   {"original_colors", "bool", "keep the content's colours"},
+  {"color", "choice", "luminance: transfer on luminance, colours from the content; match: the style's "
+   .. "colours matched to the content's first (see README)", choices = {"luminance", "match"}},
   {"pooling", "choice", "pooling layers", choices = {"max", "avg"}},
   {"proto_file", "string", "accepted and unused (the network's layout is built in)", ignored = true},
   {"backend", "choice", "accepted; nst uses cuDNN on CUDA", choices = {"nn", "cudnn", "clnn"}, ignored = true},
@@ -175,6 +187,9 @@ local function convert(flag, spec, v)
   local kind = spec[2]
   if spec.empty and v == spec.empty then return nil end
   if kind == "string" then return v end
+  -- a flag's own reading (nst.cli_scales) first; nil: none of its forms, read by kind
+  local parsed = spec.parse and spec.parse("-" .. flag, v)
+  if parsed ~= nil then return parsed end
   if kind == "gpus" then return gpus(flag, v) end
   if kind == "list" then
     local l = list(v)
@@ -219,13 +234,14 @@ end
 -- What conversion cannot see, reported as usage errors: required flags, ranges, counts.
 local function check_usage(o)
   local function need(cond, msg, ...) if not cond then usage_error(msg, ...) end end
-  need(o.content_image, "-content_image is required (see --help)")
+  need(o.content_image or o.content_weight == 0, "-content_image is required (see --help)")
   need(o.style_images or o.style_weight == 0, "-style_image is required (see --help)")
   for _, name in ipairs(M.order) do
     local spec = M.flags[name]
     local v = get(o, spec.key)
-    if v ~= nil and (spec.min or spec.above) then
-      local want = check.want(v, {min = spec.min, max = spec.max, above = spec.above, bare = true})
+    if type(v) == "number" and (spec.min or spec.above) then
+      local want = check.want(v, {min = spec.min, max = spec.max, above = spec.above, below = spec.below,
+                                  bare = true})
       need(not want, "-%s must be %s, got %s", name, want, tostring(v))
     end
   end
@@ -302,18 +318,28 @@ local function fmt_time(s)
   return ("%ds"):format(s)
 end
 
--- The progress line: iteration/total, losses, speed, time left; elapsed in seconds since
--- iteration `from` (default 0; a resumed run's first).
-function M.progress_line(r, total_iters, elapsed, from)
+-- The progress line: iteration/total (and scale k/n of a coarse-to-fine run), losses,
+-- speed, time left; elapsed in seconds since iteration `from` (default 0; a resumed
+-- run's first). sched (nst.scales): the time left weighs each iteration left by its
+-- scale's pixels, so that the fast coarse scales do not make the ETA too short.
+function M.progress_line(r, total_iters, elapsed, from, sched)
   local style = 0
   for _, v in pairs(r.style) do style = style + v end
   local speed, eta = "-", "-"
-  if elapsed > 0 then
+  local multi = sched and #sched > 1
+  if elapsed > 0 and r.iteration > (from or 0) then
     local rate = (r.iteration - (from or 0)) / elapsed
-    speed, eta = ("%.2f"):format(rate), fmt_time((total_iters - r.iteration) / rate)
+    local left = (total_iters - r.iteration) / rate
+    if multi then
+      local work = require("nst.scales").work
+      left = (work(sched, total_iters) - work(sched, r.iteration)) * elapsed
+             / (work(sched, r.iteration) - work(sched, from or 0))
+    end
+    speed, eta = ("%.2f"):format(rate), fmt_time(left)
   end
-  return ("Iteration %d/%d  content %.4g  style %.4g  tv %.4g  total %.4g  %s it/s  ETA %s"):format(
-    r.iteration, total_iters, r.content, style, r.tv, r.total, speed, eta)
+  local scale = multi and ("  scale %d/%d"):format(r.scale, #sched) or ""
+  return ("Iteration %d/%d%s  content %.4g  style %.4g  tv %.4g  total %.4g  %s it/s  ETA %s"):format(
+    r.iteration, total_iters, scale, r.content, style, r.tv, r.total, speed, eta)
 end
 
 local function notice(fmt, ...) io.stderr:write("nst: ", fmt:format(...), "\n") end
@@ -358,7 +384,8 @@ function M.run(o)
   M.prepare(o)
   local t0 = os.time()
   o.printer = function(r, opts)
-    io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0, opts.resumed_from), "\n")
+    io.stdout:write(M.progress_line(r, opts.num_iterations, os.time() - t0, opts.resumed_from,
+                                     opts.schedule), "\n")
     io.stdout:flush()
   end
   o.plots = true

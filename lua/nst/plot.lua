@@ -41,11 +41,13 @@ end
 
 function M.csv_text(history)
   local s, its = M.series(history)
-  local head = {"iteration"}
+  -- a coarse-to-fine run's rows carry their scale (1, 2, ...): a column after iteration
+  local scaled = history[1] ~= nil and history[1].scale ~= nil
+  local head = {"iteration", scaled and "scale" or nil}
   for _, c in ipairs(s) do head[#head + 1] = c.name end
   local lines = {table.concat(head, ",")}
   for i = 1, #its do
-    local row = {tostring(its[i])}
+    local row = {tostring(its[i]), scaled and tostring(history[i].scale) or nil}
     for _, c in ipairs(s) do row[#row + 1] = ("%.9g"):format(c.values[i]) end
     lines[#lines + 1] = table.concat(row, ",")
   end

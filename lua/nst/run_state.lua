@@ -5,7 +5,9 @@
 --             (the gradient at x), lbfgs.dir.<i>, lbfgs.stp.<i> (its history, oldest first)
 --   metadata  nst_state: a JSON object (see lua/README.md, "The run state")
 --     format "nst-run-state", version 1
---     iteration  the last iteration done; scale  the index of the scale being run (1)
+--     iteration  the last iteration done (counted across scales); scale  the index of
+--                the scale being run (nst.scales; 1 for a run of one scale)
+--     ema_t      with iterate averaging (nst.ema): its step count; tensor ema.avg
 --     rng        the generator's state (4 × 64-bit, hex; nst.rng_state)
 --     optimizer  {name = "adam", t, lr} | {name = "lbfgs", nIter, funcEval, Hdiag, t, f_old, f, stalled, ndirs}
 --     history    the rows recorded so far (as nst.transfer returns them)
@@ -112,7 +114,7 @@ local DEFINING = {
   "model", "pooling", "normalization", "image_size", "style_scale", "style_blend_weights",
   "content_layers", "style_layers", "layer_weights", "content_weight", "style_weight", "tv_weight",
   "tv_kind", "content_mean", "normalize_gradients", "init", "noise_std", "optimizer", "learning_rate",
-  "lr_decay", "lbfgs", "clamp", "style_loss",
+  "lr_decay", "lbfgs", "clamp", "style_loss", "ema", "color", "width", "height",
 }
 
 -- run -> {key = canonical string} (what a resume must match) and {key = value} (info).
@@ -126,6 +128,7 @@ function M.definition(run)
     local v = o[k]
     if k == "lbfgs" and o.optimizer ~= "lbfgs" then v = nil end
     if k == "style_loss" and v == "gram" then v = nil end -- states from before style_loss
+    if (k == "ema" and v == 0) then v = nil end -- nor does a run without averaging
     if v ~= nil then def[k] = canon(v) end
   end
   local function input(key, x)
@@ -145,6 +148,7 @@ function M.definition(run)
     input("temporal_image", o.temporal_image)
     input("temporal_mask", o.temporal_mask)
   end
+  def.scales = require("nst.scales").definition(o.schedule or {0}) -- nil for one scale
   def.model = run.net.arch or def.model
   def.pooling = run.net.pooling or def.pooling
   if run.net.weights then input("weights", run.net.weights) end
@@ -195,9 +199,11 @@ function M.save(run, path)
   local def, info = M.definition(run)
   local tensors = {image = run.image:cpu()}
   local opt = optimizer_state(run, tensors)
+  if run.ema then tensors["ema.avg"] = run.ema.avg:cpu() end
   local rows = {}
   for i, r in ipairs(run.history) do rows[i] = r end
   local doc = {format = M.FORMAT, version = M.VERSION, iteration = run.iteration, scale = run.scale or 1,
+               ema_t = run.ema and run.ema.t or nil,
                rng = core.rng_state(), optimizer = encode_numbers(opt), history = encode_numbers(rows),
                run = def, info = info}
   core.safetensors.save(path, tensors, {nst_state = json.encode(doc)})
@@ -254,6 +260,13 @@ local function restore_optimizer(run, st, T, path)
   run.lbfgs = s
 end
 
+-- The scale a state was saved at (1 for states of one scale), within the options'
+-- schedule (a schedule that differs is refused by restore, naming the difference).
+function M.scale_of(st, o)
+  local k = math.tointeger(st.doc.scale) or 1
+  return math.max(1, math.min(k, #o.schedule))
+end
+
 -- Continues run from the state st (M.read): refuses a state of another run, naming what
 -- differs; then the image, the optimizer, the iteration, the history and the generator.
 function M.restore(run, st)
@@ -267,6 +280,10 @@ function M.restore(run, st)
        table.concat(img:shape(), "x"), table.concat(run.image:shape(), "x"))
   run.image:copy(img:to(run.device))
   restore_optimizer(run, st, st.tensors, path)
+  if doc.ema_t then
+    run.ema = {avg = need(st.tensors["ema.avg"], path, "it lacks tensor ema.avg"):to(run.device),
+               t = math.tointeger(doc.ema_t)}
+  end
   run.iteration = doc.iteration
   for i, r in ipairs(doc.history) do run.history[i] = r end
   if doc.rng then core.set_rng_state(doc.rng) end

@@ -20,6 +20,8 @@
 --   iteration  the last iteration done (0 before the first)
 --   adam / lbfgs  the optimizer's state (Adam's moments and step; L-BFGS's history)
 --   history    the recorded rows (nst.transfer_progress)
+--   scale      the index of the scale being run (opts.schedule, nst.scales)
+--   ema        the average of the iterates (nst.ema), when opts.ema > 0
 local core = require "nst.core"
 local vggmod = require "nst.vgg"
 local options = require "nst.transfer_options"
@@ -29,6 +31,9 @@ local objective = require "nst.objective"
 local loops = require "nst.transfer_loops"
 local progress = require "nst.transfer_progress"
 local run_state = require "nst.run_state"
+local color = require "nst.color"
+local ema = require "nst.ema"
+local carry = require "nst.transfer_scales"
 local masks = require "nst.masks"
 
 local M = {}
@@ -50,17 +55,18 @@ local function check_size(net, layers, img, what, src, hint)
 end
 
 -- The objective of the run at the content image's size: the content image's features at
--- every layer named, the style images' features (at style_scale times the size), the
--- masks at these sizes (nst.masks), and from them the terms.
-function M.build_objective(run, content_d)
+-- every layer named, the style images' features (at style_size, style_scale times the
+-- size of the scale), the masks at these sizes (nst.masks), and from them the terms.
+-- content_d: the content as the network sees it (nst.color), on the device.
+function M.build_objective(run, content_d, style_size)
   local o, net = run.opts, run.net
   local Fc = net:forward(content_d, objective.union(o.content_layers, o.style_layers))
   local Fs, style_hw = nil, {}
   if o.style_weight > 0 then
-    local size = images.style_size(o)
+    local size = style_size or images.style_size(o)
     Fs = {}
     for i, s in ipairs(o.style_images) do
-      local img = images.load(s, size)
+      local img = color.style(o, images.load(s, size), run.content)
       check_size(net, o.style_layers, img, "style image " .. i, s, function(n)
         return o.image_size and ("style_scale %.3g or more"):format(n / o.image_size) or "a larger image"
       end)
@@ -73,18 +79,44 @@ function M.build_objective(run, content_d)
   return objective.new(terms.from_options(o, Fc, Fs, net, g))
 end
 
--- A new run from checked options: the network, the content image, the objective, the
--- start image.
-function M.new_run(o)
+-- Scale k of the run's schedule (nst.scales): the content image at its size (run.content,
+-- on the CPU, in colour) and the objective's targets at its size. Returns the content as
+-- the network sees it, on the device.
+function M.at_scale(run, k)
+  local o, e = run.opts, run.opts.schedule[k]
+  run.scale = k
+  run.content = images.content(o, e)
+  check_size(run.net, objective.union(o.content_layers, o.style_layers), run.content, "the content image",
+             o.content_image, function(n) return ("image_size %d or more"):format(n) end)
+  local content_d = color.content(o, run.content):to(run.device)
+  run.objective = M.build_objective(run, content_d, images.style_size(o, e.size))
+  return content_d
+end
+
+-- A new run from checked options, at scale k (default 1) of its schedule: the network,
+-- the content image, the objective, the start image.
+function M.new_run(o, k)
   local net = o.net or vggmod.new(o.model, {weights = o.weights, pooling = o.pooling, device = o.device})
   local run = {opts = o, net = net, device = net.device, iteration = 0, history = progress.new_history(o)}
-  run.content = images.load(o.content_image, o.image_size)
-  check_size(net, objective.union(o.content_layers, o.style_layers), run.content, "the content image",
-             o.content_image, function(n) return ("image_size %d or more"):format(n) end)
-  local content_d = run.content:to(run.device)
-  run.objective = M.build_objective(run, content_d)
+  local content_d = M.at_scale(run, k or 1)
   run.image = images.initial(o, run.content, content_d)
   return run
+end
+
+-- Runs the scales from the run's own to the last: at each, the optimizer's loop up to the
+-- scale's last iteration; between two, the targets of the next scale and the iterate, the
+-- moments and the average carried over (nst.transfer_scales).
+function M.run_scales(run)
+  local o = run.opts
+  local sched = o.schedule
+  for k = run.scale, #sched do
+    if k > run.scale then
+      M.at_scale(run, k)
+      local s = run.content:shape()
+      carry.carry(run, s[3], s[4])
+    end
+    loops[o.optimizer](run, sched[k].last)
+  end
 end
 
 -- nst.transfer(opts) -> the output image (CPU, 1x3xHxW in [0,1]), the history. The
@@ -94,11 +126,11 @@ function M.transfer(user)
   -- a state to resume from is read before any work: a missing or broken one fails fast
   local saved = o.resume and run_state.read(o.resume == true and run_state.path_for(o.output) or o.resume)
   if o.seed then core.manual_seed(o.seed) end
-  local run = M.new_run(o)
+  local run = M.new_run(o, saved and run_state.scale_of(saved, o) or 1)
   if saved then run_state.restore(run, saved) end
-  progress.with_signals(o, function() loops[o.optimizer](run) end)
+  progress.with_signals(o, function() M.run_scales(run) end)
   if o.output then progress.save(run, o.output) end
-  return images.output(run.image, run.content, o), run.history
+  return images.output(ema.image(run), run.content, o), run.history
 end
 
 setmetatable(M, {__call = function(_, opts) return M.transfer(opts) end})

@@ -11,9 +11,24 @@ function M.load(img, size)
   return img:cpu()
 end
 
--- The longer side of the style images: style_scale times the output's (nil: as loaded).
-function M.style_size(o)
-  return o.image_size and math.max(1, math.floor(o.image_size * o.style_scale + 0.5))
+-- The longer side of the style images: style_scale times the output's, or the given
+-- size's (a scale of a coarse-to-fine run); nil: as loaded.
+function M.style_size(o, size)
+  size = size or o.image_size
+  return size and math.max(1, math.floor(size * o.style_scale + 0.5))
+end
+
+-- The content image at scale e of the schedule (nst.scales: {size, h, w}): loaded at
+-- its longer side e.size, or at exactly e.h x e.w for an output of a given W x H. A run
+-- without a content image (a texture) has a mid-grey one of that size.
+function M.content(o, e)
+  if o.content_image == nil then return core.full({1, 3, e.h or e.size, e.w or e.size}, 0.5) end
+  local img = M.load(o.content_image, e.size)
+  if e.h then
+    local s = img:shape()
+    if s[3] ~= e.h or s[4] ~= e.w then img = core.image.resize(img, {e.h, e.w}) end
+  end
+  return img
 end
 
 -- The image the optimization starts from, on the content's device, at the content's
@@ -59,7 +74,7 @@ end
 -- the options ask for them.
 function M.output(img, content, o)
   local out = img:cpu():clamp(0, 1)
-  if o.original_colors then out = core.image.original_colors(content, out) end
+  if o.original_colors or o.color == "luminance" then out = core.image.original_colors(content, out) end
   return out
 end
 

@@ -3,6 +3,7 @@
 -- options of a run.
 local check = require "nst.check"
 local images = require "nst.transfer_images"
+local scales = require "nst.scales"
 local masks = require "nst.masks"
 local weights = require "nst.weights"
 
@@ -40,6 +41,8 @@ M.defaults = {
   -- style_loss: the statistics the style term matches (nst.loss.gram / mean_cov / w2;
   -- lua/README.md, "Style losses")
   style_loss = "gram",
+  -- ema: iterate averaging (nst.ema), 0 = off
+  ema = 0,
   -- how style_masks, style_guides and content_mask follow the network (nst.masks)
   mask_mode = "simple",
   tv_kind = "squared", content_mean = true, clamp = true, handle_signals = true,
@@ -64,6 +67,8 @@ local optional = {
   -- resume: true (the state of output) or a state file's path
   "state", "plots", "resume",
   "temporal_image", "temporal_mask",
+  -- scales: coarse-to-fine ("auto" or sizes, nst.scales); color: "luminance" | "match" (nst.color)
+  "scales", "color",
   -- spatial control (nst.masks): paths or tensors
   "style_masks", "style_guides", "content_mask",
 }
@@ -155,6 +160,32 @@ local function check_temporal(o)
   end
 end
 
+-- image_size: a longer side N, or "WxH" (a texture of that size: no content image, or
+-- content_weight 0) -> o.width, o.height and image_size = the longer side.
+local function check_size(o)
+  local v = o.image_size
+  if type(v) == "string" then
+    local w, h = v:match("^(%d+)x(%d+)$")
+    w, h = math.tointeger(tonumber(w)), math.tointeger(tonumber(h))
+    if not w or w < 1 or h < 1 then fail("image_size must be a size in pixels or \"WxH\", got %s", v) end
+    if o.content_image ~= nil and o.content_weight ~= 0 then
+      fail("image_size %s (W x H) is for textures: it needs no content_image or content_weight = 0", v)
+    end
+    o.width, o.height, o.image_size = w, h, math.max(w, h)
+  elseif v then -- false: the content image's own size
+    check.number("nst.transfer", "image_size", v, {integer = true, min = 1})
+  end
+end
+
+-- color (nst.color) and ema.
+local function check_color(o)
+  if o.color ~= nil and o.color ~= "luminance" and o.color ~= "match" then
+    fail("color must be \"luminance\" or \"match\", got %s", tostring(o.color))
+  end
+  if o.color and not o.content_image then fail("color = \"%s\" needs content_image (its colours)", o.color) end
+  check.number("nst.transfer", "ema", o.ema, {min = 0, below = 1})
+end
+
 local function check_files(o)
   if o.output then
     local ok, path = pcall(images.check_output, o.output)
@@ -190,12 +221,15 @@ function M.check(user)
     if o[k] == nil then o[k] = v end
   end
   o.style_layers = unique(o.style_layers or M.layers[o.model].style_layers, "style_layers")
-  if o.content_image == nil then fail("content_image is required") end
+  if o.content_image == false then o.content_image = nil end -- false: none (a texture)
+  if o.content_image == nil and o.content_weight ~= 0 then
+    fail("content_image is required (or content_weight = 0: a texture)")
+  end
   if #o.style_images == 0 and o.style_weight ~= 0 then fail("style_images is required (or style_weight = 0)") end
   for _, k in ipairs{"content_weight", "style_weight", "tv_weight", "learning_rate", "style_scale", "temporal_weight"} do
     check.number("nst.transfer", k, o[k], NONNEGATIVE)
   end
-  for _, k in ipairs{"num_iterations", "print_iter", "save_iter"} do
+  for _, k in ipairs{"print_iter", "save_iter"} do
     check.number("nst.transfer", k, o[k], COUNT)
   end
   if o.content_weight == 0 and o.style_weight == 0 and o.tv_weight == 0 then
@@ -205,7 +239,11 @@ function M.check(user)
     check.number("nst.transfer", "seed", o.seed, {integer = true})
     if o.seed < 0 then o.seed = M.random_seed() end
   end
+  if o.content_image == nil and o.init == "content" then o.init = "noise" end -- a texture
   check_init(o)
+  check_size(o)
+  scales.check(o, user)
+  check_color(o)
   check_temporal(o)
   check_files(o)
   if o.optimizer ~= "adam" and o.optimizer ~= "lbfgs" then

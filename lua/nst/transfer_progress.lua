@@ -5,6 +5,7 @@ local core = require "nst.core"
 local images = require "nst.transfer_images"
 local plot = require "nst.plot"
 local run_state = require "nst.run_state"
+local ema = require "nst.ema"
 
 local M = {}
 
@@ -25,6 +26,7 @@ end
 -- Terms that are absent count 0 (content, tv, and each style layer: the plots' columns).
 function M.record(run, it, parts)
   local r = {iteration = it, content = 0, style = {}, tv = 0, total = parts.total:item()}
+  if run.opts.schedule and #run.opts.schedule > 1 then r.scale = run.scale end -- the CSV's scale column
   for _, l in ipairs(run.opts.style_layers) do r.style[l] = 0 end
   for name, v in pairs(parts) do
     if name ~= "total" then
@@ -55,7 +57,7 @@ end
 -- leaves the previous file whole.
 function M.save(run, image_path)
   local o = run.opts
-  core.image.save(images.output(run.image, run.content, o), image_path)
+  core.image.save(images.output(ema.image(run), run.content, o), image_path)
   if o.state then run_state.save(run, run_state.path_for(o.output)) end
   M.save_plots(run)
 end
@@ -73,7 +75,9 @@ local function check_finite(run, r)
 end
 
 function M.default_printer(r, o)
-  local parts = {("Iteration %d / %d"):format(r.iteration, o.num_iterations),
+  local n = o.schedule and #o.schedule or 1
+  local parts = {("Iteration %d / %d%s"):format(r.iteration, o.num_iterations,
+                                               n > 1 and ("  scale %d/%d"):format(r.scale, n) or ""),
                  ("  content %.4g"):format(r.content)}
   for _, name in ipairs(o.style_weight > 0 and o.style_layers or {}) do
     parts[#parts + 1] = ("  style %s %.4g"):format(name, r.style[name])
@@ -105,6 +109,7 @@ end
 function M.after(run, it, parts)
   local o = run.opts
   run.iteration = it
+  ema.update(run)
   local printed = o.print_iter > 0 and (it % o.print_iter == 0 or it == o.num_iterations)
   local save = o.save_iter > 0 and it % o.save_iter == 0 and it < o.num_iterations and o.output
   local r

@@ -69,6 +69,9 @@ local function frame_options(v, o, path, out, warped, mask)
   local fo = {}
   for k, val in pairs(o) do fo[k] = val end
   fo.content_image, fo.output, fo.state, fo.plots, fo.save_iter = path, out, false, false, 0
+  -- one scale per frame: the temporal term (frames 2, ...) needs the output's size, and
+  -- frame 1 must look like the rest (scales default to coarse-to-fine from 384 px)
+  fo.scales = {o.image_size or options.defaults.image_size}
   if warped and v.warp_init then fo.init, fo.init_image = "file", warped end
   if warped and v.temporal_weight > 0 then
     fo.temporal_weight, fo.temporal_image, fo.temporal_mask = v.temporal_weight, warped, mask
