@@ -2,19 +2,8 @@
 -- to, their exact messages for bad values, the progress line of a multi-scale run.
 local cli = require "nst.cli"
 
-local function parse_error(args)
-  local ok, err = pcall(cli.parse, args)
-  assert.is_false(ok)
-  assert.is_table(err, tostring(err))
-  return err.usage
-end
-
-local req = {"-content_image", "c.jpg", "-style_image", "s.jpg"}
-local function with(...)
-  local a = {table.unpack(req)}
-  for _, v in ipairs{...} do a[#a + 1] = v end
-  return a
-end
+local parse = require "helpers.parse"
+local parse_error, with = parse.error, parse.with
 
 describe("nst.cli: -scales, -num_iterations, -ema, -color, -image_size", function()
   it("reads them into nst.transfer's options", function()

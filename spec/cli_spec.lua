@@ -2,20 +2,10 @@
 local cli = require "nst.cli"
 local weights = require "helpers.weights"
 
-local function parse_error(args)
-  local ok, err = pcall(cli.parse, args)
-  assert.is_false(ok)
-  assert.is_table(err)
-  return err.usage
-end
+local parse = require "helpers.parse"
+local parse_error, with, req = parse.error, parse.with, parse.required
 
 describe("nst.cli.parse", function()
-  local req = {"-content_image", "c.jpg", "-style_image", "s.jpg"}
-  local function with(...)
-    local a = {table.unpack(req)}
-    for _, v in ipairs{...} do a[#a + 1] = v end
-    return a
-  end
 
   it("maps neural-style's flags to transfer options", function()
     local o = cli.parse(with("-style_image", "a.jpg,b.png", "-style_blend_weights", "2,1", "-image_size", "256",
@@ -241,11 +231,7 @@ describe("nst as a process", function()
   local proc = require "helpers.cli_process"
   local base = {"-content_image", "examples/images/leuven.jpg", "-style_image", "examples/images/starry_night.jpg",
                 "-gpu", "-1", "-output_image", "/tmp/nst-never-written.png"}
-  local function with(...)
-    local a = {table.unpack(base)}
-    for _, v in ipairs{...} do a[#a + 1] = v end
-    return a
-  end
+  local function with(...) return parse.plus(base, ...) end
 
   it("prints the version for --version and -version", function()
     local version = require("nst").version

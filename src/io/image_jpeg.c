@@ -106,12 +106,8 @@ int nst_jpeg_info(FILE *f, const char *path, nst_image_info *out, nst_err *e) {
 }
 
 static int read_body(jpeg_ctx *c, struct jpeg_decompress_struct *ci, FILE *f) {
-    if (setjmp(c->jmp)) return -1;
-    jpeg_create_decompress(ci);
-    jpeg_stdio_src(ci, f);
-    keep_exif(ci);
-    jpeg_read_header(ci, TRUE);
-    c->orientation = exif_orientation(ci);
+    if (header_body(c, ci, f)) return -1;
+    if (setjmp(c->jmp)) return -1; // header_body's jump target ended with its frame
     c->failed = 1; // until decoding starts, failures are our own checks
     if (nst_image_check_size(c->path, ci->image_width, ci->image_height, c->e)) return -1;
     if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK)
