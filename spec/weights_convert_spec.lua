@@ -8,12 +8,7 @@ local weights = require "helpers.weights"
 
 local PY = os.getenv("NST_ORACLE_PYTHON") or "/usr/bin/python3"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok == true, out
-end
+local sh = require("nst.fs").run -- ok, everything it printed
 
 -- Writes a .caffemodel holding the first `n` convs of the real VGG19 (plus ReLU layers
 -- without blobs), in format "v1" (layers, num/channels/height/width) or "new" (layer,

@@ -22,6 +22,14 @@ function M.read(path)
   return s
 end
 
+-- Runs a shell command: whether it exited 0, everything it printed (stdout and stderr).
+function M.run(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("a")
+  local ok = p:close()
+  return ok == true, out
+end
+
 -- mkdir -p; false when the folder could not be made.
 function M.mkdir(path) return os.execute("mkdir -p -- " .. M.q(path)) == true end
 

@@ -28,13 +28,7 @@ local function say(fmt, ...) io.stderr:write("nst weights: ", fmt:format(...), "
 
 local function mb(bytes) return ("%.1f MB"):format(bytes / 1e6) end
 
--- Runs a shell command: ok, everything it printed.
-local function shell(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok == true, out
-end
+local shell = require("nst.fs").run -- ok, everything it printed
 
 -- The last line of a tool's output that says something (a Python traceback's last line
 -- is its exception).
