@@ -1,7 +1,7 @@
 -- Single-scale against coarse-to-fine, the style losses, iterate averaging: runs of
 -- nst.transfer on the CPU (VGG19, nst's defaults otherwise), each result's Gram style
 -- loss measured at 128 px and at its own size, the time of each run.
---   nice lua5.4 examples/measure_scales.lua PHASE OUTDIR [content] [style]
+--   nice lua5.4 examples/measure_scales.lua PHASE OUTDIR SIZE N [content] [style]
 -- PHASE: compare SIZE ITERS   one scale vs scales = "auto", ITERS at each scale
 --        losses SIZE ITERS    scales = "auto", style_loss gram / mean_cov / w2, ema 0 / 0.9
 --        cost SIZE REPS       CPU seconds per iteration at each scale of "auto", in turns
