@@ -159,11 +159,14 @@ local function download(arch)
   local dir = store()
   local url = (os.getenv("NST_WEIGHTS_URL") or "https://download.pytorch.org/models"):gsub("/$", "") .. "/" .. PTH[arch]
   local tmp = temp_in(dir, PTH[arch])
+  -- The download tool runs without a preload meant for nst (a sanitizer's runtime under
+  -- `make asan` deadlocks curl), and gives up on a stalled transfer (< 1 kB/s for 60 s).
   local cmd
   if shell("command -v curl") then
-    cmd = ("curl -fsSL --connect-timeout 20 --retry 2 -o %s %s"):format(fs.q(tmp), fs.q(url))
+    cmd = ("env -u LD_PRELOAD curl -fsSL --connect-timeout 20 --speed-limit 1000 --speed-time 60 --retry 2 -o %s %s")
+      :format(fs.q(tmp), fs.q(url))
   elseif shell("command -v wget") then
-    cmd = ("wget -q -T 20 -O %s %s"):format(fs.q(tmp), fs.q(url))
+    cmd = ("env -u LD_PRELOAD wget -q -T 20 -O %s %s"):format(fs.q(tmp), fs.q(url))
   else
     fail("neither curl nor wget is installed: download %s elsewhere, then `nst weights convert FILE`", url)
   end
