@@ -19,14 +19,7 @@ for k, s in ipairs{style1, style2} do
   T[k] = nst.loss.style_stats({F}, {kind = "gram"})
 end
 
--- (1,1,H,W): 1 on the left half (side "left") or the right half.
-local function half(h, w, side)
-  local v = {}
-  for _ = 1, h do
-    for x = 1, w do v[#v + 1] = ((x <= w / 2) == (side == "left")) and 1 or 0 end
-  end
-  return nst.tensor(v):reshape(1, 1, h, w)
-end
+local half = require("nst.masks").half
 
 print(("%-24s %-6s %10s %10s %9s   %10s %10s"):format("image", "half", "rel 1", "rel 2", "own/other",
                                                  "loss 1", "loss 2"))

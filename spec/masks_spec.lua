@@ -9,14 +9,7 @@ local fd = require "helpers.fd"
 local masks = require "nst.masks"
 local masked = require "nst.terms_masked"
 
--- (1,1,h,w): 1 left of the middle (side "left") or right of it.
-local function half(h, w, side)
-  local v = {}
-  for _ = 1, h do
-    for x = 1, w do v[#v + 1] = ((x <= w / 2) == (side == "left")) and 1 or 0 end
-  end
-  return nst.tensor(v):reshape(1, 1, h, w)
-end
+local half = masks.half
 
 local function style_sum(row)
   local s = 0

@@ -98,6 +98,16 @@ local loaded = setmetatable({}, {__mode = "k"})
 -- The masks of checked options o (nil when none is given): {style = {(1,1,H,W)...},
 -- guides = {...}, content = (1,1,H,W), mode, names = {style = {...}, guides = {...}}},
 -- loaded and checked; errors before any work.
+-- (1,1,h,w): 1 on the left half (side "left") or the right half, 0 elsewhere: the hard
+-- two-halves mask of the examples and specs.
+function M.half(h, w, side)
+  local v = {}
+  for _ = 1, h do
+    for x = 1, w do v[#v + 1] = ((x <= w / 2) == (side == "left")) and 1 or 0 end
+  end
+  return core.tensor(v):reshape(1, 1, h, w)
+end
+
 function M.check(o)
   loaded[o] = M.load(o) or false
   return loaded[o] or nil
