@@ -28,8 +28,7 @@ end
 
 describe("nst.write_atomic", function()
   local dir
-  before_each(function() dir = files.tmpdir() end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  files.tmpdir_each(function(d) dir = d end)
 
   it("writes the bytes exactly and replaces an old file", function()
     local path = dir .. "/a.bin"

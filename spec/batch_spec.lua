@@ -85,11 +85,7 @@ end)
 
 describe("nst batch", function()
   local dir, images
-  before_each(function()
-    dir = files.tmpdir()
-    images = tiny.images(dir, 3)
-  end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  files.tmpdir_each(function(d) dir, images = d, tiny.images(d, 3) end)
 
   -- A jobs file of n jobs writing dir/o<i>.png, content image i (cycling), plus extra lines.
   local function jobs_file(n, extra)

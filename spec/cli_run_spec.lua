@@ -12,8 +12,7 @@ end
 
 describe("nst's run", function()
   local dir
-  before_each(function() dir = files.tmpdir() end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  files.tmpdir_each(function(d) dir = d end)
 
   it("checks -output_image before any work", function()
     -- a missing weights file would fail later: the output's error comes first

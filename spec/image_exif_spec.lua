@@ -49,8 +49,7 @@ end
 
 describe("JPEG EXIF orientation", function()
   local dir
-  before_each(function() dir = files.tmpdir() end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  files.tmpdir_each(function(d) dir = d end)
 
   it("loads each of the 8 orientations as displayed, with info's size the displayed one", function()
     nst.manual_seed(5)

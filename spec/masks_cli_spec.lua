@@ -44,8 +44,7 @@ describe("masks on the command line", function()
   end)
 
   local dir
-  before_each(function() dir = files.tmpdir() end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  files.tmpdir_each(function(d) dir = d end)
 
   it("refuses bad masks before any work, naming the flag and the file", function()
     local left = mask(dir .. "/left.png", 20, 30, 1)

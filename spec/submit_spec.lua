@@ -31,11 +31,7 @@ end
 
 describe("nst submit", function()
   local dir, jobs
-  before_each(function()
-    dir = files.tmpdir()
-    jobs = jobs_file(dir, tiny.images(dir, 3))
-  end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  files.tmpdir_each(function(d) dir, jobs = d, jobs_file(d, tiny.images(d, 3)) end)
 
   it("--dry-run prints the array script and submits nothing", function()
     local status, out = cli.run(submit_args({jobs, "-tasks", "2", "--dry-run", "-log_dir", dir .. "/logs"},

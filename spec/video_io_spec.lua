@@ -26,8 +26,7 @@ local function mean_abs(a, b) return (a - b):abs():mean():item() end
 
 describe("nst.video_io", function()
   local tmp
-  before_each(function() tmp = files.tmpdir() end)
-  after_each(function() os.execute("rm -rf '" .. tmp .. "'") end)
+  files.tmpdir_each(function(d) tmp = d end)
 
   it("tells frame patterns from file names", function()
     assert.is_true(video_io.is_pattern("frames/%04d.png"))

@@ -139,8 +139,7 @@ end)
 
 describe("nst video", function()
   local dir
-  before_each(function() dir = files.tmpdir() end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  files.tmpdir_each(function(d) dir = d end)
 
   -- Frames of a texture moving by (1.5, 0.5) px per frame, numbered from first.
   local function make_frames(n, first, pattern)

@@ -28,6 +28,23 @@ function files.tmpdir()
   return d
 end
 
+-- Removes a folder and everything in it.
+function files.rm_rf(dir)
+  os.execute("rm -rf '" .. dir .. "'")
+end
+
+-- In the describe block it is called from: a new empty directory for each test, handed to
+-- with(dir) before the test (to keep it, and to fill it) and removed after it.
+function files.tmpdir_each(with)
+  local busted = require "busted"
+  local dir
+  busted.before_each(function()
+    dir = files.tmpdir()
+    with(dir)
+  end)
+  busted.after_each(function() files.rm_rf(dir) end)
+end
+
 -- The names in a folder (dot-files too), as ls gives them.
 function files.ls(dir)
   local p = io.popen("ls -1A '" .. dir .. "'")
