@@ -4,19 +4,8 @@
 -- reported while the others go on, one network per process.
 local batch = require "nst.batch"
 local shard = require "nst.shard"
-local files = require "helpers.files"
-local cli = require "helpers.cli_process"
-local tiny = require "helpers.tiny"
-
--- The lines of a log that match a pattern's captures, as a list.
-local function grep(log, pattern)
-  local out = {}
-  for line in log:gmatch("[^\n]+") do
-    local c = line:match(pattern)
-    if c then out[#out + 1] = c end
-  end
-  return out
-end
+local h = require "helpers.kit"
+local files, cli, tiny, grep = h.files, h.cli, h.tiny, h.log.grep
 
 describe("nst batch's jobs file", function()
   it("splits a line as the shell does, without expansions", function()

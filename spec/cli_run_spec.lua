@@ -2,9 +2,8 @@
 -- SVG and state written at checkpoints and on a NaN stop, a full disk, messages for
 -- inputs too small, -seed -1, and -gpu on a machine without CUDA.
 local nst = require "nst"
-local files = require "helpers.files"
-local cli = require "helpers.cli_process"
-local tiny = require "helpers.tiny"
+local h = require "helpers.kit"
+local files, cli, tiny = h.files, h.cli, h.tiny
 
 local function args(out, extra)
   return tiny.real(out, "relu1_1,relu2_1", {"-num_iterations", "4", table.unpack(extra or {})})

@@ -3,9 +3,8 @@
 -- the same pixels as the file without the tag turned in Lua; info gives the displayed
 -- size; the command line's output of a turned photo is turned too.
 local nst = require "nst"
-local files = require "helpers.files"
-local tiny = require "helpers.tiny"
-local cli = require "helpers.cli_process"
+local h = require "helpers.kit"
+local files, cli, tiny = h.files, h.cli, h.tiny
 
 -- APP1 with a big-endian ("MM") TIFF header and one IFD0 entry: 0x0112 SHORT = o.
 local function exif_app1(o)

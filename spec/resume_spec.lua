@@ -3,9 +3,8 @@
 -- level), its CSV with every row once; a state of another run, a broken state file and
 -- a missing one are refused with clear messages.
 local nst = require "nst"
-local files = require "helpers.files"
-local cli = require "helpers.cli_process"
-local tiny = require "helpers.tiny"
+local h = require "helpers.kit"
+local files, cli, tiny = h.files, h.cli, h.tiny
 
 local function args(dir, extra)
   return tiny.real(dir .. "/out.png", "relu1_1,relu2_1,relu3_1", {"-save_iter", "4", table.unpack(extra or {})})

@@ -11,14 +11,6 @@ local PY = "/usr/bin/python3"
 local dir
 local function tmp(name) return dir .. "/" .. name end
 
-local function listdir(d)
-  local p = assert(io.popen("ls -A '" .. d .. "'"))
-  local names = {}
-  for l in p:lines() do names[#names + 1] = l end
-  p:close()
-  return names
-end
-
 -- Runs a Python script (text) with arguments; returns its stdout, fails on a non-zero exit.
 local function python(script, ...)
   local f = io.open(PY, "rb")
@@ -65,15 +57,8 @@ local function raw(name, json, data, len)
   return path
 end
 
-setup(function()
-  dir = os.tmpname()
-  os.remove(dir)
-  assert(os.execute("mkdir -p '" .. dir .. "'"))
-end)
-
-teardown(function()
-  if dir then os.execute("rm -rf '" .. dir .. "'") end
-end)
+setup(function() dir = files.tmpdir() end)
+teardown(function() if dir then files.rm_rf(dir) end end)
 
 describe("safetensors round trip", function()
   it("keeps F32 values, shapes and metadata exactly", function()
@@ -193,7 +178,7 @@ print('mismatches', bad)
     expect_error({"cannot create a temporary file", "/no/such/dir/x.safetensors"}, st.save,
       "/no/such/dir/x.safetensors", {a = nst.ones(1)})
     assert.equal(before, read_file(path))
-    for _, name in ipairs(listdir(dir)) do
+    for _, name in ipairs(files.ls(dir)) do
       assert.is_nil(name:find(".tmp.", 1, true), "leftover temporary file " .. name)
     end
   end)
@@ -320,45 +305,49 @@ describe("safetensors: malformed files", function()
     expect_error(fragments, st.header, path)
   end
 
+  -- Each case: the file's name, its header, then what the error must say besides the name;
+  -- 8 zero bytes of data follow the header unless data says otherwise.
+  local ENTRY_CASES = {
+    {"nooff.safetensors", '{"a":{"dtype":"F32","shape":[2]}}', "tensor 'a'", "missing data_offsets"},
+    {"nodtype.safetensors", '{"a":{"shape":[2],"data_offsets":[0,8]}}', "tensor 'a'", "missing dtype"},
+    {"numdtype.safetensors", '{"a":{"dtype":3,"shape":[2],"data_offsets":[0,8]}}', "tensor 'a'",
+     "dtype is not a string"},
+    {"noshape.safetensors", '{"a":{"dtype":"F32","data_offsets":[0,8]}}', "tensor 'a'", "missing shape"},
+    {"notobj.safetensors", '{"a":[1,2]}', "tensor 'a'", "not an object"},
+    {"unk.safetensors", '{"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}', "tensor 'a'", "unknown dtype 'Q7'",
+     "supported: F32, F16, BF16"},
+    {"i64.safetensors", '{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', "tensor 'a'",
+     "unsupported dtype 'I64'", "supported: F32, F16, BF16"},
+    {"negshape.safetensors", '{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}', "tensor 'a'",
+     "shape entry 1 is not a non-negative integer"},
+    {"fracshape.safetensors", '{"a":{"dtype":"F32","shape":[2,1.5],"data_offsets":[0,8]}}', "tensor 'a'",
+     "shape entry 2 is not a non-negative integer"},
+    {"strshape.safetensors", '{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}', "tensor 'a'",
+     "shape is not an array"},
+    {"dims5.safetensors", '{"a":{"dtype":"F32","shape":[1,1,1,1,2],"data_offsets":[0,8]}}', "tensor 'a'",
+     "5 dims, at most 4"},
+    {"offs3.safetensors", '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}}', "tensor 'a'",
+     "data_offsets must be [begin, end]"},
+    {"offsneg.safetensors", '{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}', "tensor 'a'",
+     "data_offsets must be [begin, end]"},
+    {"offsrev.safetensors", '{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}', "tensor 'a'",
+     "end before they begin"},
+    {"size.safetensors", '{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', "tensor 'a'",
+     "shape 3 with dtype F32 does not match its byte length 8"},
+    {"size16.safetensors", '{"a":{"dtype":"F16","shape":[2,2],"data_offsets":[0,4]}}', "tensor 'a'",
+     "shape 2x2 with dtype F16 does not match its byte length 4"},
+    {"overflow.safetensors", '{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}',
+     "tensor 'a'", "shape is too large"},
+    {"meta.safetensors", '{"__metadata__":{"k":1}}', "__metadata__", "'k'", "not a string", data = ""},
+    {"metaarr.safetensors", '{"__metadata__":[1]}', "__metadata__ is not an object", data = ""},
+    {"dup.safetensors", '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+     .. '"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', "tensor 'a' appears twice"},
+  }
+
   it("checks every field of a tensor entry", function()
-    local d8 = string.rep("\0", 8)
-    bad("nooff.safetensors", '{"a":{"dtype":"F32","shape":[2]}}', d8,
-      {"tensor 'a'", "missing data_offsets"})
-    bad("nodtype.safetensors", '{"a":{"shape":[2],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "missing dtype"})
-    bad("numdtype.safetensors", '{"a":{"dtype":3,"shape":[2],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "dtype is not a string"})
-    bad("noshape.safetensors", '{"a":{"dtype":"F32","data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "missing shape"})
-    bad("notobj.safetensors", '{"a":[1,2]}', d8, {"tensor 'a'", "not an object"})
-    bad("unk.safetensors", '{"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "unknown dtype 'Q7'", "supported: F32, F16, BF16"})
-    bad("i64.safetensors", '{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "unsupported dtype 'I64'", "supported: F32, F16, BF16"})
-    bad("negshape.safetensors", '{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "shape entry 1 is not a non-negative integer"})
-    bad("fracshape.safetensors", '{"a":{"dtype":"F32","shape":[2,1.5],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "shape entry 2 is not a non-negative integer"})
-    bad("strshape.safetensors", '{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "shape is not an array"})
-    bad("dims5.safetensors", '{"a":{"dtype":"F32","shape":[1,1,1,1,2],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "5 dims, at most 4"})
-    bad("offs3.safetensors", '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}}', d8,
-      {"tensor 'a'", "data_offsets must be [begin, end]"})
-    bad("offsneg.safetensors", '{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}', d8,
-      {"tensor 'a'", "data_offsets must be [begin, end]"})
-    bad("offsrev.safetensors", '{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}', d8,
-      {"tensor 'a'", "end before they begin"})
-    bad("size.safetensors", '{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', d8,
-      {"tensor 'a'", "shape 3 with dtype F32 does not match its byte length 8"})
-    bad("size16.safetensors", '{"a":{"dtype":"F16","shape":[2,2],"data_offsets":[0,4]}}', d8,
-      {"tensor 'a'", "shape 2x2 with dtype F16 does not match its byte length 4"})
-    bad("overflow.safetensors", '{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],'
-      .. '"data_offsets":[0,8]}}', d8, {"tensor 'a'", "shape is too large"})
-    bad("meta.safetensors", '{"__metadata__":{"k":1}}', "", {"__metadata__", "'k'", "not a string"})
-    bad("metaarr.safetensors", '{"__metadata__":[1]}', "", {"__metadata__ is not an object"})
-    bad("dup.safetensors", '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
-      .. '"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', d8, {"tensor 'a' appears twice"})
+    for _, c in ipairs(ENTRY_CASES) do
+      bad(c[1], c[2], c.data or string.rep("\0", 8), {table.unpack(c, 3)})
+    end
   end)
 
   it("checks that the data lies inside the file, without overlaps", function()

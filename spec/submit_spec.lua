@@ -2,12 +2,10 @@
 -- sbatch fails, jobs checked before submitting; then for real on the test cluster
 -- (spec/helpers/slurm.lua): a small batch waited for, every output there, and a second
 -- submit that redoes nothing; a video in two chunks and the dependent assemble job.
-local files = require "helpers.files"
-local cli = require "helpers.cli_process"
-local tiny = require "helpers.tiny"
-local slurm = require "helpers.slurm"
+local h = require "helpers.kit"
+local files, cli, tiny, slurm, frames = h.files, h.cli, h.tiny, h.slurm, h.frames
+local lines_of = h.log.lines
 local video_io = require "nst.video_io"
-local frames = require "helpers.frames"
 local nst = require "nst"
 
 local function jobs_file(dir, images)
@@ -37,8 +35,7 @@ describe("nst submit", function()
     local status, out = cli.run(submit_args({jobs, "-tasks", "2", "--dry-run", "-log_dir", dir .. "/logs"},
                                             {"--time=5", "--comment=two words", "--gres=gpu:1"}))
     assert.are.equal(0, status, out)
-    local lines = {}
-    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    local lines = lines_of(out)
     assert.are.equal("# " .. dir .. "/logs/nst-batch.sbatch", lines[1])
     assert.are.equal("#!/bin/sh", lines[2])
     assert.matches("^# Written by nst submit: nst batch over a job array of 2 tasks", lines[3])

@@ -3,20 +3,12 @@
 -- refused with no output, chunks (nst.video_plan) and their assembly as the expected
 -- cross-fade, and flow computed ahead by nst flow.
 local nst = require "nst"
-local files = require "helpers.files"
-local frames = require "helpers.frames"
-local weights = require "helpers.weights"
-local tiny = require "helpers.tiny"
-local cli = require "helpers.cli_process"
+local h = require "helpers.kit"
+local files, cli, tiny, frames, weights = h.files, h.cli, h.tiny, h.frames, h.weights
+local count = h.log.count
 local vplan = require "nst.video_plan"
 local run_state = require "nst.run_state"
 local options = require "nst.transfer_options"
-
-local function count(log, pattern)
-  local n = 0
-  for _ in log:gmatch(pattern) do n = n + 1 end
-  return n
-end
 
 local ls = files.ls
 
