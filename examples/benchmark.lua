@@ -11,6 +11,7 @@
 -- layer and direction, losses, Adam; nst.profile_*). --graph 1 (CUDA) captures one
 -- iteration as a CUDA graph after the warm-up and times its replays.
 local nst = require "nst"
+local fs = require "nst.fs"
 
 local opts = {size = 256, iters = 20, warmup = 3, device = "cpu", mode = "tf32", layout = "auto",
               profile = 0, graph = 0}
@@ -78,13 +79,6 @@ end
 
 local now = nst.clock -- wall clock; os.clock() would add up both cores' CPU time
 
-local function peak_rss_mib()
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^VmHWM:%s+(%d+)")
-    if kb then return tonumber(kb) / 1024 end
-  end
-end
-
 local last
 for _ = 1, opts.warmup do last = step() end
 last:item()
@@ -138,7 +132,7 @@ if opts.profile > 0 then
   end
 end
 local peak
-if opts.device == "cuda" then peak = nst.cuda_memory_stats().peak / 2 ^ 20 else peak = peak_rss_mib() end
+if opts.device == "cuda" then peak = nst.cuda_memory_stats().peak / 2 ^ 20 else peak = fs.memory_mib("VmHWM") end
 local gflop = 4 * 278208 * S * S / 1e9
 print(('{"impl": "nst", "device": "%s", "size": %d, "mode": "%s", "layout": "%s", "graph": %d, "ms_per_iter": %.3f, "host_ms": %.3f, "tflops": %.3f, "peak_mib": %d, "peak_kind": "%s"}')
   :format(opts.device, S, opts.device == "cuda" and opts.mode or "fp32",

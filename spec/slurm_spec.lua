@@ -7,16 +7,7 @@ local files = require "helpers.files"
 
 describe("Slurm test cluster", function()
   local cluster, out
-
-  setup(function()
-    cluster = slurm.start()
-    out = files.tmpdir()
-  end)
-
-  teardown(function()
-    if cluster then cluster:stop() end
-    if out then os.execute("rm -rf '" .. out .. "'") end
-  end)
+  slurm.cluster_all(function(c, dir) cluster, out = c, dir end)
 
   it("runs an sbatch --array job, one task per index, and waits for it", function()
     local script = out .. "/task.sh"

@@ -102,14 +102,7 @@ end)
 
 describe("nst submit on a Slurm cluster", function()
   local cluster, dir
-  setup(function()
-    cluster = slurm.start()
-    dir = files.tmpdir()
-  end)
-  teardown(function()
-    if cluster then cluster:stop() end
-    if dir then os.execute("rm -rf '" .. dir .. "'") end
-  end)
+  slurm.cluster_all(function(c, d) cluster, dir = c, d end)
 
   local function submit(args, sbatch_opts)
     local status, out = tiny.run_env(cluster:env(), submit_args(args, sbatch_opts))

@@ -33,4 +33,13 @@ end
 -- mkdir -p; false when the folder could not be made.
 function M.mkdir(path) return os.execute("mkdir -p -- " .. M.q(path)) == true end
 
+-- A memory figure of this process in MiB, from /proc/self/status (Linux): field "VmRSS"
+-- (resident now) or "VmHWM" (the peak of that); nil when the file has no such line.
+function M.memory_mib(field)
+  for line in io.lines("/proc/self/status") do
+    local kb = line:match("^" .. field .. ":%s+(%d+)")
+    if kb then return tonumber(kb) / 1024 end
+  end
+end
+
 return M

@@ -55,11 +55,6 @@ function files.ls(dir)
 end
 
 -- Resident memory of this process in MiB.
-function files.rss_mib()
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^VmRSS:%s+(%d+)")
-    if kb then return tonumber(kb) / 1024 end
-  end
-end
+function files.rss_mib() return require("nst.fs").memory_mib("VmRSS") end
 
 return files

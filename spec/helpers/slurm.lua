@@ -10,7 +10,9 @@
 --   local id = cluster:sbatch({"--array=0-3", script})
 --   cluster:wait(id)                           -- all tasks done; fails on a failed task
 --   cluster:stop()
+--   slurm.cluster_all(function(c, dir) cluster, out = c, dir end)  -- for a describe block
 local files = require "helpers.files"
+local log = require "helpers.log"
 
 local M = {}
 
@@ -34,8 +36,7 @@ end
 local function sleep(s) os.execute("sleep " .. s) end
 
 local function tail(s, n)
-  local lines = {}
-  for l in s:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  local lines = log.lines(s)
   return table.concat(lines, "\n", math.max(1, #lines - n + 1))
 end
 
@@ -230,6 +231,23 @@ function M.start(timeout)
     return got and out:match("^idle")
   end)
   return self
+end
+
+-- In the describe block it is called from: one cluster and one empty directory for all its
+-- tests, handed to with(cluster, dir) once started; the cluster stopped and the directory
+-- removed after them (as far as they came to be).
+function M.cluster_all(with)
+  local busted = require "busted"
+  local cluster, dir
+  busted.setup(function()
+    cluster = M.start()
+    dir = files.tmpdir()
+    with(cluster, dir)
+  end)
+  busted.teardown(function()
+    if cluster then cluster:stop() end
+    if dir then files.rm_rf(dir) end
+  end)
 end
 
 return M
