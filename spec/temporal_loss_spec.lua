@@ -4,19 +4,24 @@
 local nst = require "nst"
 local errmsg = require("helpers.expect").error
 
+-- Σ c·(x−w)² over one row of numbers; c nil (all ones) or a row like x.
+local function row_sum(x, w, c)
+  local s = 0
+  for i = 1, #x do
+    local d = x[i] - w[i]
+    s = s + (c and c[i] or 1) * d * d
+  end
+  return s
+end
+
 -- Σ c·(x−w)² computed from tables in double; c nil, (N,1,H,W) or like x.
 local function direct(x, w, c)
   local X, Wt, C = x:totable(), w:totable(), c and c:totable()
   local s = 0
   for n = 1, #X do
     for k = 1, #X[n] do
-      for y = 1, #X[n][k] do
-        for i = 1, #X[n][k][y] do
-          local d = X[n][k][y][i] - Wt[n][k][y][i]
-          local cw = C and C[n][#C[n] == 1 and 1 or k][y][i] or 1
-          s = s + cw * d * d
-        end
-      end
+      local Ck = C and C[n][#C[n] == 1 and 1 or k]
+      for y = 1, #X[n][k] do s = s + row_sum(X[n][k][y], Wt[n][k][y], Ck and Ck[y]) end
     end
   end
   return s
