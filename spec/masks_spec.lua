@@ -6,6 +6,7 @@
 local nst = require "nst"
 local weights = require "helpers.weights"
 local fd = require "helpers.fd"
+local errmsg = require("helpers.expect").error
 local masks = require "nst.masks"
 local masked = require "nst.terms_masked"
 
@@ -133,11 +134,7 @@ describe("masks in a transfer", function()
   end)
 
   it("refuses bad masks in Lua's words, before any work", function()
-    local function err(extra)
-      local ok, e = pcall(nst.transfer, base(extra))
-      assert.is_false(ok)
-      return e
-    end
+    local function err(extra) return errmsg(nst.transfer, base(extra)) end
     assert.are.equal("nst.transfer: style_masks: mask 1 must be a grey mask (H,W), (1,H,W), (1,1,H,W) or (1,3,H,W) "
       .. "with equal channels, got 2x2x4x4", err{style_masks = {nst.ones(2, 2, 4, 4)}})
     assert.are.equal("nst.transfer: style_masks: mask 1 has values from 0 to 2; a mask is in [0, 1]",

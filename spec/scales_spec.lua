@@ -10,6 +10,7 @@ local objective = require "nst.objective"
 local carry = require "nst.transfer_scales"
 local weights = require "helpers.weights"
 local files = require "helpers.files"
+local errmsg = require("helpers.expect").error
 
 local net
 local function base(extra)
@@ -60,11 +61,7 @@ describe("nst.scales", function()
   end)
 
   it("refuses bad schedules with messages naming the option", function()
-    local function err(extra)
-      local ok, msg = pcall(options.check, base(extra))
-      assert.is_false(ok)
-      return msg
-    end
+    local function err(extra) return errmsg(options.check, base(extra)) end
     assert.are.equal("nst.transfer: scales must increase, smallest first: scales[2] = 16 follows 32",
                      err{scales = {32, 16}})
     assert.are.equal("nst.transfer: the last of scales (64) is the output's size, but image_size is 128",
