@@ -10,8 +10,7 @@ local LUA = ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' lua5.4
 -- Output of a shell command; the sorted names in a directory; a file's mode (octal).
 local function sh(cmd) local p = io.popen(cmd .. " 2>&1"); local s = p:read("a"); p:close(); return s end
 local function listdir(dir)
-  local names = {}
-  for name in sh("ls -A '" .. dir .. "'"):gmatch("[^\n]+") do names[#names + 1] = name end
+  local names = files.ls(dir)
   table.sort(names)
   return names
 end

@@ -42,7 +42,7 @@ function files.tmpdir_each(with)
     dir = files.tmpdir()
     with(dir)
   end)
-  busted.after_each(function() files.rm_rf(dir) end)
+  busted.after_each(function() if dir then files.rm_rf(dir) end end)
 end
 
 -- The names in a folder (dot-files too), as ls gives them.
