@@ -10,8 +10,8 @@
 -- --profile N first prints, on stderr, where the time of N more iterations went (per
 -- layer and direction, losses, Adam; nst.profile_*). --graph 1 (CUDA) captures one
 -- iteration as a CUDA graph after the warm-up and times its replays.
-local nst = require "nst"
-local fs = require "nst.fs"
+local nst = require("nst")
+local fs = require("nst.fs")
 
 local opts = {size = 256, iters = 20, warmup = 3, device = "cpu", mode = "tf32", layout = "auto",
               profile = 0, graph = 0}

@@ -5,7 +5,7 @@
 -- A benchmark, not a test: it prints, it asserts nothing.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("NST_BUILD") or "build") .. "/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 local iters, with_torch = 5, true
 for _, a in ipairs(arg) do

@@ -6,7 +6,7 @@
 -- A benchmark, not a test: it prints, it asserts nothing.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("NST_BUILD") or "build") .. "/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 local iters = tonumber(arg[1]) or 5
 local H, W = 540, 960

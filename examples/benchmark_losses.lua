@@ -10,10 +10,10 @@
 -- prints the best seconds per iteration, of the losses in it, and the ratios to gram.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
-local options = require "nst.transfer_options"
-local transfer = require "nst.transfer"
-local objective = require "nst.objective"
+local nst = require("nst")
+local options = require("nst.transfer_options")
+local transfer = require("nst.transfer")
+local objective = require("nst.objective")
 
 local size, iters, device, weights = tonumber(arg[1]) or 256, tonumber(arg[2]) or 5, arg[3] or "cpu", arg[4]
 local net = nst.vgg19{weights = weights, pooling = "avg", device = device}

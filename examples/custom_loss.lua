@@ -5,7 +5,7 @@
 -- Writes out/custom_loss.png.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 -- Per-channel mean and std of F (1,C,H,W) as (C,1) columns, plus helpers for the gradient.
 local function stats(F)

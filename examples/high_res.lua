@@ -4,13 +4,13 @@
 -- (and Adam's moments, and the average of the iterates) upsampled from the last scale.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
-local options = require "nst.transfer_options"
-local transfer = require "nst.transfer"
-local carry = require "nst.transfer_scales"
-local loops = require "nst.transfer_loops"
-local images = require "nst.transfer_images"
-local ema = require "nst.ema"
+local nst = require("nst")
+local options = require("nst.transfer_options")
+local transfer = require("nst.transfer")
+local carry = require("nst.transfer_scales")
+local loops = require("nst.transfer_loops")
+local images = require("nst.transfer_images")
+local ema = require("nst.ema")
 
 local o = options.check{
   content_image = arg[1] or "examples/images/leuven.jpg", style_images = {arg[2] or "examples/images/starry_night.jpg"},

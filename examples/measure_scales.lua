@@ -8,12 +8,12 @@
 -- Writes OUTDIR/<name>.png and prints one line per run (also appended to OUTDIR/results.txt).
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
-local options = require "nst.transfer_options"
-local transfer = require "nst.transfer"
-local objective = require "nst.objective"
-local scales = require "nst.scales"
-local loops = require "nst.transfer_loops"
+local nst = require("nst")
+local options = require("nst.transfer_options")
+local transfer = require("nst.transfer")
+local objective = require("nst.objective")
+local scales = require("nst.scales")
+local loops = require("nst.transfer_loops")
 
 local phase, outdir = arg[1], arg[2]
 local size, iters = tonumber(arg[3]), tonumber(arg[4])

@@ -4,7 +4,7 @@
 -- Writes out/content_<layer>.png and prints the PSNR against the content image.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 local layer, iters, size = arg[1] or "relu2_2", tonumber(arg[2]) or 200, tonumber(arg[3]) or 256
 local path = "examples/images/leuven.jpg"

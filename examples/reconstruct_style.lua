@@ -4,7 +4,7 @@
 -- Writes out/texture.png and prints how much the style loss fell.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 local path, iters, size = arg[1] or "examples/images/starry_night.jpg", tonumber(arg[2]) or 300,
   tonumber(arg[3]) or 256

@@ -2,7 +2,7 @@
 --   lua5.4 examples/stylize.lua [content] [style] [size] [iterations]  -> out/stylized.png
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 local size, iters = tonumber(arg[3]) or 256, tonumber(arg[4]) or 300
 local vgg = nst.vgg19{pooling = "avg"}

@@ -5,7 +5,7 @@
 -- blend = 1 runs both styles blended over the whole image instead, for comparison.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 local content = arg[1] or "examples/images/leuven.jpg"
 local style1, style2 = arg[2] or "examples/images/starry_night.jpg", arg[3] or "pattern"

@@ -8,7 +8,7 @@
 -- Every image is loaded with its longer side `size`, the style images as nst.transfer loads them.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local nst = require "nst"
+local nst = require("nst")
 
 local style1, style2, size = arg[1], arg[2], tonumber(arg[3])
 local layers = {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}

@@ -11,8 +11,8 @@
 -- A benchmark, not a test: it prints, it asserts nothing.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("NST_BUILD") or "build") .. "/?.so;" .. package.cpath
-local nst = require "nst"
-local video_cmd = require "nst.cmd.video"
+local nst = require("nst")
+local video_cmd = require("nst.cmd.video")
 
 local F, ITERS = tonumber(arg[1]) or 6, arg[2] or "100"
 local W = tonumber(arg[3]) or 128

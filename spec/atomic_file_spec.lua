@@ -1,8 +1,8 @@
 -- The one atomic writer (src/io/atomic_file.c) behind nst.write_atomic, nst.image.save,
 -- nst.safetensors.save and nst.plot: same temporary-name and permission rule, nothing
 -- left behind on failure, an old file kept whole when the disk is full.
-local nst = require "nst"
-local files = require "helpers.files"
+local nst = require("nst")
+local files = require("helpers.files")
 
 local BUILD = os.getenv("NST_BUILD") or "build"
 local LUA = ("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' lua5.4"):format(BUILD)

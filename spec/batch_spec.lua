@@ -2,9 +2,9 @@
 -- from -shard or the Slurm array task's variables), complete jobs skipped without loading
 -- a network, a half-done job resumed to the bytes of an uninterrupted run, failing jobs
 -- reported while the others go on, one network per process.
-local batch = require "nst.batch"
-local shard = require "nst.shard"
-local h = require "helpers.kit"
+local batch = require("nst.batch")
+local shard = require("nst.shard")
+local h = require("helpers.kit")
 local files, cli, tiny, grep = h.files, h.cli, h.tiny, h.log.grep
 
 describe("nst batch's jobs file", function()

@@ -1,8 +1,8 @@
 -- The nst command's run, as a process: the output checked before any work, the CSV,
 -- SVG and state written at checkpoints and on a NaN stop, a full disk, messages for
 -- inputs too small, -seed -1, and -gpu on a machine without CUDA.
-local nst = require "nst"
-local h = require "helpers.kit"
+local nst = require("nst")
+local h = require("helpers.kit")
 local files, cli, tiny = h.files, h.cli, h.tiny
 
 local function args(out, extra)

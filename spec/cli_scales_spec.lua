@@ -1,8 +1,8 @@
 -- The command line's coarse-to-fine, averaging, colour and size flags: what they parse
 -- to, their exact messages for bad values, the progress line of a multi-scale run.
-local cli = require "nst.cli"
+local cli = require("nst.cli")
 
-local parse = require "helpers.parse"
+local parse = require("helpers.parse")
 local parse_error, with = parse.error, parse.with
 
 describe("nst.cli: -scales, -num_iterations, -ema, -color, -image_size", function()
@@ -43,7 +43,7 @@ describe("nst.cli: -scales, -num_iterations, -ema, -color, -image_size", functio
   end)
 
   it("the transfer names a schedule that does not fit, in the command line's words", function()
-    local nst = require "nst"
+    local nst = require("nst")
     local ok, err = pcall(nst.transfer, {content_image = "c.jpg", style_images = {"s.jpg"}, scales = {96, 192},
                                          num_iterations = {1, 2, 3}})
     assert.is_false(ok)

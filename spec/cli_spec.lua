@@ -1,8 +1,8 @@
 -- nst.cli: flag parsing (a pure function), the progress line, and a tiny end-to-end run.
-local cli = require "nst.cli"
-local weights = require "helpers.weights"
+local cli = require("nst.cli")
+local weights = require("helpers.weights")
 
-local parse = require "helpers.parse"
+local parse = require("helpers.parse")
 local parse_error, with, req = parse.error, parse.with, parse.required
 
 describe("nst.cli.parse", function()
@@ -233,7 +233,7 @@ describe("nst.cli", function()
 end)
 
 describe("nst as a process", function()
-  local proc = require "helpers.cli_process"
+  local proc = require("helpers.cli_process")
   local base = {"-content_image", "examples/images/leuven.jpg", "-style_image", "examples/images/starry_night.jpg",
                 "-gpu", "-1", "-output_image", "/tmp/nst-never-written.png"}
   local function with(...) return parse.plus(base, ...) end

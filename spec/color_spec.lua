@@ -1,10 +1,10 @@
 -- Colour control (nst.color) against a direct computation in PyTorch float64: the
 -- mean/covariance match x' = Σc^½ Σs^−½ (x − μs) + μc (square roots by eigh), the
 -- luminance match Y' = σc/σs (Y − μs) + μc; and the transfer's colour modes end to end.
-local nst = require "nst"
-local color = require "nst.color"
-local oracle = require "helpers.oracle"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local color = require("nst.color")
+local oracle = require("helpers.oracle")
+local weights = require("helpers.weights")
 
 local function load(path, size) return nst.image.load(path, {size = size}) end
 

@@ -5,7 +5,7 @@
 -- Tolerance: in fp32 mode every element must satisfy
 --   |gpu - cpu| <= rtol * |cpu| + rtol * max|cpu|
 -- (the second term absorbs elements that are sums cancelling to near zero).
-local nst = require "nst"
+local nst = require("nst")
 
 local RTOL = 1e-4
 
@@ -59,7 +59,7 @@ end
 
 -- VGG16 taps and input gradient, CUDA vs CPU, for {pooling, layout} cases
 local function check_vgg(cases)
-  local weights = require "helpers.weights"
+  local weights = require("helpers.weights")
   local path = weights.vgg("vgg16", nil, {layers = 4})
   local taps = {"relu1_2", "pool1", "relu2_2"}
   local img = nst.rand(1, 3, 40, 36)
@@ -357,7 +357,7 @@ describe("cuda channels-last chain #cuda #chain", function()
   end)
 
   it("VGG16 channels-last chain: conv taps, gradients at untapped layers, bf16", function()
-    local weights = require "helpers.weights"
+    local weights = require("helpers.weights")
     local path = weights.vgg("vgg16", nil, {layers = 4})
     local img = nst.rand(2, 3, 33, 30) -- a batch of 2, odd sizes (pool drops a row)
     local cpu = nst.vgg16 {weights = path, pooling = "max", device = "cpu"}

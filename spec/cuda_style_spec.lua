@@ -1,6 +1,6 @@
 -- The style losses' slots and losses on CUDA against the CPU backend (ground truth), the
 -- same inputs on both (see spec/cuda_spec.lua for the tolerance's form). Tagged #cuda.
-local nst = require "nst"
+local nst = require("nst")
 
 local RTOL = 1e-4
 

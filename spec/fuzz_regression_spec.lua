@@ -3,7 +3,7 @@
 -- memory limit; see spec/fuzz/README.md) either loads or raises a Lua error whose message
 -- names the file. A crash would take busted down with it. When clang is installed, the
 -- libFuzzer targets themselves (ASan + UBSan, a per-malloc limit) replay the same files.
-local nst = require "nst"
+local nst = require("nst")
 
 local FUZZ = "spec/fuzz/"
 -- The limits the fuzz targets run with (LLVMFuzzerInitialize), so that an input behaves

@@ -4,7 +4,7 @@
 -- (f(x + h e_i) - f(x - h e_i)) / 2h for every element i. In float32, h = 1e-2 on
 -- inputs of order 1 keeps rounding well below the 1e-2 relative tolerance; inputs
 -- stay away from kinks (ReLU at 0, max-pool ties) by more than h.
-local nst = require "nst"
+local nst = require("nst")
 
 local H, TOL = 1e-2, 1e-2
 

@@ -1,7 +1,7 @@
 -- Hardening: concurrent writers never tear a file; limits are enforced before large
 -- allocations; memory held by dropped tensors is collected.
-local nst = require "nst"
-local files = require "helpers.files"
+local nst = require("nst")
+local files = require("helpers.files")
 local tmpdir, rss_mib = files.tmpdir, files.rss_mib
 
 local LUA = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" .. (os.getenv("NST_BUILD") or "build") .. "/?.so;;' lua5.4"

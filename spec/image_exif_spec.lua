@@ -2,8 +2,8 @@
 -- here byte by byte, after SOI) loads as displayed, each of the 8 orientations exactly
 -- the same pixels as the file without the tag turned in Lua; info gives the displayed
 -- size; the command line's output of a turned photo is turned too.
-local nst = require "nst"
-local h = require "helpers.kit"
+local nst = require("nst")
+local h = require("helpers.kit")
 local files, cli, tiny = h.files, h.cli, h.tiny
 
 -- APP1 with a big-endian ("MM") TIFF header and one IFD0 entry: 0x0112 SHORT = o.

@@ -3,7 +3,7 @@
 -- colour type and bit depth is tested against exactly known values without any tool.
 -- JPEG variants (grayscale, progressive, CMYK) and the resize reference come from
 -- /usr/bin/python3 (PIL, torch) when present.
-local nst = require "nst"
+local nst = require("nst")
 
 local IMAGES = "examples/images/"
 -- Debian's python3 (PIL, torch), without an AddressSanitizer preload (make asan) that
@@ -59,7 +59,7 @@ local function make_png(w, h, depth, ctype, rows, extra, interlace)
          chunk("IDAT", zlib_stored(table.concat(lines))) .. chunk("IEND", "")
 end
 
-local files = require "helpers.files"
+local files = require("helpers.files")
 local write_file, read_file, exists = files.write, files.read, files.exists
 local function listdir(dir)
   local names, p = {}, io.popen("ls -A '" .. dir .. "'")

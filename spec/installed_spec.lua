@@ -3,8 +3,8 @@
 -- CPU-only (NVCC empty) and goes to build-rock/ of the checkout, so a second run of this
 -- spec only relinks and installs; the tree itself is new each time. Under make asan the
 -- rock is still a plain build (LD_PRELOAD dropped).
-local files = require "helpers.files"
-local weights = require "helpers.weights"
+local files = require("helpers.files")
+local weights = require("helpers.weights")
 
 local ROOT = os.getenv("PWD")
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end

@@ -1,6 +1,6 @@
 -- nst.loss: values and gradients against PyTorch (float64) and finite differences.
-local nst = require "nst"
-local oracle = require "helpers.oracle"
+local nst = require("nst")
+local oracle = require("helpers.oracle")
 
 local loss = nst.loss
 

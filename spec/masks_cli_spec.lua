@@ -2,10 +2,10 @@
 -- bad mask refused before any work with the flag and the file named (a missing weights
 -- file would fail later: the mask's error comes first), a masked run written, and a
 -- resume with other masks refused, saying what differs.
-local nst = require "nst"
-local files = require "helpers.files"
-local weights = require "helpers.weights"
-local cli = require "helpers.cli_process"
+local nst = require("nst")
+local files = require("helpers.files")
+local weights = require("helpers.weights")
+local cli = require("helpers.cli_process")
 
 local function args(out, extra)
   local a = {"-content_image", "examples/images/leuven.jpg",

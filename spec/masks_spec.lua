@@ -3,12 +3,12 @@
 -- normalizations; the masked content term's gradient by finite differences; each region
 -- pulled to its own style with Adam and L-BFGS; the masks at each size (multi-scale);
 -- the Lua options' errors. The command line's messages: spec/masks_cli_spec.lua.
-local nst = require "nst"
-local weights = require "helpers.weights"
-local fd = require "helpers.fd"
+local nst = require("nst")
+local weights = require("helpers.weights")
+local fd = require("helpers.fd")
 local errmsg = require("helpers.expect").error
-local masks = require "nst.masks"
-local masked = require "nst.terms_masked"
+local masks = require("nst.masks")
+local masked = require("nst.terms_masked")
 
 local half = masks.half
 

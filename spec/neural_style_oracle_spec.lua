@@ -3,11 +3,11 @@
 -- and L-BFGS from the same start after the same iterations (nst's CLI given a
 -- neural-style command line, its default weights; PyTorch's torch.optim.LBFGS as
 -- neural-style runs optim.lbfgs: fixed step, history 100, no tolerances).
-local nst = require "nst"
-local cli = require "nst.cli"
-local oracle = require "helpers.oracle"
-local files = require "helpers.files"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local cli = require("nst.cli")
+local oracle = require("helpers.oracle")
+local files = require("helpers.files")
+local weights = require("helpers.weights")
 
 local ITERS = 40
 

@@ -1,10 +1,10 @@
 -- nst.objective and nst.terms: the objective as a list of loss terms, with a stand-in
 -- network (features = 2·x at every layer) so that the sums can be checked by hand; and
 -- nst.check, the argument checks the Lua modules share.
-local nst = require "nst"
-local objective = require "nst.objective"
-local terms = require "nst.terms"
-local check = require "nst.check"
+local nst = require("nst")
+local objective = require("nst.objective")
+local terms = require("nst.terms")
+local check = require("nst.check")
 
 -- forward: {layer = 2x}; backward: Σ over layers of 2·grad
 local function standin()

@@ -1,7 +1,7 @@
 -- Every CPU op against PyTorch (float64, on the same float32 inputs): relative error
 -- max|a - b| / max|b| <= 1e-5. One Python run per group keeps the suite quick.
-local nst = require "nst"
-local oracle = require "helpers.oracle"
+local nst = require("nst")
+local oracle = require("helpers.oracle")
 
 local TOL = 1e-5
 

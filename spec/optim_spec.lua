@@ -1,7 +1,7 @@
 -- nst.optim: Adam against torch.optim.Adam, L-BFGS on a known quadratic and against
 -- torch.optim.LBFGS (line_search_fn None and "strong_wolfe"), the step-decay schedule.
-local nst = require "nst"
-local oracle = require "helpers.oracle"
+local nst = require("nst")
+local oracle = require("helpers.oracle")
 
 local optim = nst.optim
 

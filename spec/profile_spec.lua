@@ -1,6 +1,6 @@
 -- Timing marks (nst.profile_*) and the CUDA settings that work without a GPU.
-local nst = require "nst"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local weights = require("helpers.weights")
 
 describe("profile marks", function()
   it("times the work between marks and labels the VGG's layers", function()

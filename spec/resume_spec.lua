@@ -2,8 +2,8 @@
 -- -resume ends with the bytes of an uninterrupted one (Adam; L-BFGS within one grey
 -- level), its CSV with every row once; a state of another run, a broken state file and
 -- a missing one are refused with clear messages.
-local nst = require "nst"
-local h = require "helpers.kit"
+local nst = require("nst")
+local h = require("helpers.kit")
 local files, cli, tiny = h.files, h.cli, h.tiny
 
 local function args(dir, extra)

@@ -1,9 +1,9 @@
 -- nst.safetensors: round trips, the real VGG19 file checked against an independent
 -- Python reader, and every kind of malformed file.
-local nst = require "nst"
-local files = require "helpers.files"
+local nst = require("nst")
+local files = require("helpers.files")
 local write_file, read_file, exists = files.write, files.read, files.exists
-local weights = require "helpers.weights"
+local weights = require("helpers.weights")
 local st = nst.safetensors
 
 local PY = "/usr/bin/python3"

@@ -2,14 +2,14 @@
 -- moments carried over, the average of the iterates (nst.ema) with its bias correction,
 -- a resumed multi-scale run, textures at W x H. A tiny random VGG16 (4 convolutions) on
 -- the CPU.
-local nst = require "nst"
-local scales = require "nst.scales"
-local options = require "nst.transfer_options"
-local transfer = require "nst.transfer"
-local objective = require "nst.objective"
-local carry = require "nst.transfer_scales"
-local weights = require "helpers.weights"
-local files = require "helpers.files"
+local nst = require("nst")
+local scales = require("nst.scales")
+local options = require("nst.transfer_options")
+local transfer = require("nst.transfer")
+local objective = require("nst.objective")
+local carry = require("nst.transfer_scales")
+local weights = require("helpers.weights")
+local files = require("helpers.files")
 local errmsg = require("helpers.expect").error
 
 local net

@@ -1,9 +1,9 @@
 -- Ctrl-C and SIGTERM during a CLI run: a final checkpoint written atomically and a
 -- non-zero exit; a second signal exits at once without a partial file.
-local nst = require "nst"
+local nst = require("nst")
 
-local files = require "helpers.files"
-local cli = require "helpers.cli_process"
+local files = require("helpers.files")
+local cli = require("helpers.cli_process")
 
 -- A long run at 48 px, signalled once its first checkpoint exists: the folder, the exit
 -- status, the log and the folder's names (one string).

@@ -2,8 +2,8 @@
 -- machine runs a small job array, and stopping it ends exactly the daemons it started.
 -- Without root or without the packages this fails, saying why: nst's batch and video
 -- specs rely on it, so it must not pass silently.
-local slurm = require "helpers.slurm"
-local files = require "helpers.files"
+local slurm = require("helpers.slurm")
+local files = require("helpers.files")
 
 describe("Slurm test cluster", function()
   local cluster, out

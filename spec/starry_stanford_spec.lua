@@ -3,11 +3,11 @@
 -- alone at the end, -gpu 0,1 and 0,1,2,3, -multigpu_strategy, -lbfgs_num_correction 5)
 -- with only the command name, the model file and the sizes changed (tiny images and a
 -- few iterations, so that it runs on the CPU in seconds).
-local nst = require "nst"
-local files = require "helpers.files"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local files = require("helpers.files")
+local weights = require("helpers.weights")
 
-local cli = require "helpers.cli_process"
+local cli = require("helpers.cli_process")
 
 -- The script's flags, command by command, as the script has them.
 local COMMANDS = {

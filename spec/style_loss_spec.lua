@@ -1,8 +1,8 @@
 -- The style losses (nst.loss.gram, mean_cov, w2), guided and not, their blended targets
 -- and the guides: against PyTorch in float64 (relative error <= 1e-5), finite
 -- differences, guided = unguided for an all-ones guide, and the errors, word for word.
-local nst = require "nst"
-local oracle = require "helpers.oracle"
+local nst = require("nst")
+local oracle = require("helpers.oracle")
 local fd_check = require("helpers.fd").check
 
 local loss = nst.loss

@@ -1,9 +1,9 @@
 -- style_loss in nst.transfer, nst.terms and the run state, on tiny images with the real
 -- VGG19 (the flags -style_loss and -style_layer_weights: spec/cli_spec.lua).
-local nst = require "nst"
-local weights = require "helpers.weights"
-local options = require "nst.transfer_options"
-local run_state = require "nst.run_state"
+local nst = require("nst")
+local weights = require("helpers.weights")
+local options = require("nst.transfer_options")
+local run_state = require("nst.run_state")
 
 describe("style_loss in a transfer", function()
   local vgg, content, style

@@ -2,11 +2,11 @@
 -- sbatch fails, jobs checked before submitting; then for real on the test cluster
 -- (spec/helpers/slurm.lua): a small batch waited for, every output there, and a second
 -- submit that redoes nothing; a video in two chunks and the dependent assemble job.
-local h = require "helpers.kit"
+local h = require("helpers.kit")
 local files, cli, tiny, slurm, frames = h.files, h.cli, h.tiny, h.slurm, h.frames
 local lines_of = h.log.lines
-local video_io = require "nst.video_io"
-local nst = require "nst"
+local video_io = require("nst.video_io")
+local nst = require("nst")
 
 local function jobs_file(dir, images)
   local lines = {}

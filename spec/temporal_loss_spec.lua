@@ -1,7 +1,7 @@
 -- The temporal loss of video style transfer (nst.loss.temporal, core.temporal_loss):
 -- value against a direct computation, gradient against finite differences, the mask's
 -- two shapes, the normalization, bad arguments, and the CUDA kernel against its CPU twin.
-local nst = require "nst"
+local nst = require("nst")
 local errmsg = require("helpers.expect").error
 
 -- Σ c·(x−w)² over one row of numbers; c nil (all ones) or a row like x.
@@ -88,7 +88,7 @@ describe("nst.loss.temporal", function()
 end)
 
 describe("video ops on CUDA against the CPU #cuda", function()
-  local frames = require "helpers.frames"
+  local frames = require("helpers.frames")
 
   local function close(got, ref, tol, what)
     local d = (got:cpu() - ref):abs():max():item()

@@ -1,5 +1,5 @@
 -- The tensor API: creation, views, conversions, operators, and errors for misuse.
-local nst = require "nst"
+local nst = require("nst")
 
 local function errs(pattern, f, ...)
   local ok, err = pcall(f, ...)

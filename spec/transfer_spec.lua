@@ -1,8 +1,8 @@
 -- nst.transfer on tiny images with the real VGG19, and the loss-history plots.
-local nst = require "nst"
-local files = require "helpers.files"
+local nst = require("nst")
+local files = require("helpers.files")
 local exists, read = files.exists, files.read
-local weights = require "helpers.weights"
+local weights = require("helpers.weights")
 
 describe("nst.transfer", function()
   local vgg, content, style, dir

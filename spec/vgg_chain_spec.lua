@@ -3,8 +3,8 @@
 -- same input gradients. Covers padded channels (3 -> 8), batches, odd sizes, both
 -- poolings, taps at pools, a conv tap (the network then runs unchained), and gradients
 -- arriving at layers that were run but not tapped.
-local nst = require "nst"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local weights = require("helpers.weights")
 
 local function rel(a, b) return ((a - b):abs():max() / b:abs():max()):item() end
 

@@ -1,9 +1,9 @@
 -- VGG features and input gradients against PyTorch (float64) on the same weights file
 -- and input: VGG16 with generated weights, VGG19 with the real ones; both poolings and
 -- both input conventions.
-local nst = require "nst"
-local oracle = require "helpers.oracle"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local oracle = require("helpers.oracle")
+local weights = require("helpers.weights")
 
 local REAL_VGG19 = "../shared/weights/vgg19-conv.f16.safetensors"
 

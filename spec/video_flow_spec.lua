@@ -1,9 +1,9 @@
 -- Optical flow (OpenCV's DIS), backward warping and the forward-backward consistency mask
 -- (src/core/video.h) on tiny synthetic frames whose motion is known exactly.
-local nst = require "nst"
+local nst = require("nst")
 local errmsg = require("helpers.expect").error
-local frames = require "helpers.frames"
-local opencv = require "helpers.opencv"
+local frames = require("helpers.frames")
+local opencv = require("helpers.opencv")
 
 -- Mean of channel k (1 = x, 2 = y) of a flow over the pixels at least m from the border,
 -- and the share of those within tol of want.

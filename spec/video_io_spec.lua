@@ -1,11 +1,11 @@
 -- Video in and out (nst.video_io): frame patterns, a round trip through frames and
 -- through an .mp4 file with FFmpeg, and the bad inputs (missing frames, mismatched
 -- sizes, unreadable video, zero frames), which must give clear errors and no output.
-local nst = require "nst"
+local nst = require("nst")
 local errmsg = require("helpers.expect").error
-local video_io = require "nst.video_io"
-local files = require "helpers.files"
-local frames = require "helpers.frames"
+local video_io = require("nst.video_io")
+local files = require("helpers.files")
+local frames = require("helpers.frames")
 
 local H, W, N = 24, 32, 5
 

@@ -2,13 +2,13 @@
 -- videos through frame patterns and .mp4 files, frames kept on a rerun, bad inputs
 -- refused with no output, chunks (nst.video_plan) and their assembly as the expected
 -- cross-fade, and flow computed ahead by nst flow.
-local nst = require "nst"
-local h = require "helpers.kit"
+local nst = require("nst")
+local h = require("helpers.kit")
 local files, cli, tiny, frames, weights = h.files, h.cli, h.tiny, h.frames, h.weights
 local count = h.log.count
-local vplan = require "nst.video_plan"
-local run_state = require "nst.run_state"
-local options = require "nst.transfer_options"
+local vplan = require("nst.video_plan")
+local run_state = require("nst.run_state")
+local options = require("nst.transfer_options")
 
 local ls = files.ls
 

@@ -3,10 +3,10 @@
 -- weights used without -model_file (VGG16 first), and `nst weights list | add |
 -- download | convert` with their exact messages. Each case runs nst as a process with
 -- its own HOME, so the per-user store is a temporary folder.
-local nst = require "nst"
-local files = require "helpers.files"
-local cli = require "helpers.cli_process"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local files = require("helpers.files")
+local cli = require("helpers.cli_process")
+local weights = require("helpers.weights")
 
 local q = cli.quote
 local ROOT = os.getenv("PWD")

@@ -2,9 +2,9 @@
 -- Caffe model (.caffemodel, both the 2014 V1 layout of neural-style's VGG models and the
 -- current one) become safetensors that nst loads with the same numbers. The Caffe files
 -- are made from the real VGG19 with the protobuf library and the converter's schema.
-local nst = require "nst"
-local files = require "helpers.files"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local files = require("helpers.files")
+local weights = require("helpers.weights")
 
 local PY = os.getenv("NST_ORACLE_PYTHON") or "/usr/bin/python3"
 

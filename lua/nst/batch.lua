@@ -9,11 +9,11 @@
 --   resume  its state has this definition and fewer iterations (a half-done job, or a
 --           finished one whose image is gone): continued with -resume
 --   run     no state, or the state of another run (other flags, changed inputs)
-local cli = require "nst.cli"
-local fs = require "nst.fs"
-local shard = require "nst.shard"
-local run_state = require "nst.run_state"
-local options = require "nst.transfer_options"
+local cli = require("nst.cli")
+local fs = require("nst.fs")
+local shard = require("nst.shard")
+local run_state = require("nst.run_state")
+local options = require("nst.transfer_options")
 
 local M = {}
 
@@ -180,7 +180,7 @@ end
 
 -- One network per description's key, loaded on first use: cache(description) -> net.
 function M.network_cache(log)
-  local vgg = require "nst.vgg"
+  local vgg = require("nst.vgg")
   local nets = {}
   return function(d)
     if not nets[d.key] then

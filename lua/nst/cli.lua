@@ -2,9 +2,9 @@
 --   os.exit(require("nst.cli").main(arg), true)
 -- cli.parse(args) is pure (returns options or raises a message); cli.main(args) runs the
 -- transfer and returns an exit status (2 on bad usage).
-local check = require "nst.check"
-local options = require "nst.transfer_options"
-local values = require "nst.cli_scales"
+local check = require("nst.check")
+local options = require("nst.transfer_options")
+local values = require("nst.cli_scales")
 
 local M = {}
 
@@ -348,8 +348,8 @@ local function notice(fmt, ...) io.stderr:write("nst: ", fmt:format(...), "\n") 
 -- checked, the notices told, the device (the CPU where there is no CUDA device), the
 -- seed of -seed -1, the process-wide CUDA precision.
 function M.prepare(o)
-  local nst = require "nst"
-  local images = require "nst.transfer_images"
+  local nst = require("nst")
+  local images = require("nst.transfer_images")
   local ok, out = pcall(images.check_output, o.output)
   if not ok then error("-output_image " .. out, 0) end
   o.output = out
@@ -380,7 +380,7 @@ end
 -- Runs the transfer of parsed options: the output checked first, the device and the seed
 -- settled and told, the progress printed; the image, its state and plots written.
 function M.run(o)
-  local nst = require "nst"
+  local nst = require("nst")
   M.prepare(o)
   local t0 = os.time()
   o.printer = function(r, opts)

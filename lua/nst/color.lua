@@ -10,7 +10,7 @@
 --                variance, Y' = σc/σs (Y − μs) + μc; the output takes the result's Y and
 --                the content's U, V (as original_colors does)
 -- Images are CPU tensors (1,3,H,W) in [0,1].
-local core = require "nst.core"
+local core = require("nst.core")
 
 local M = {}
 

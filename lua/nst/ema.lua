@@ -7,7 +7,7 @@
 -- Across a change of scale the accumulator a is resized like the image (nst.transfer_scales)
 -- and t continues. What the optimizer moves stays the plain iterate; the average is what
 -- checkpoints, the state's image and the returned image show.
-local core = require "nst.core"
+local core = require("nst.core")
 
 local M = {}
 

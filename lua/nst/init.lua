@@ -1,13 +1,13 @@
 -- nst: neural style transfer. `local nst = require "nst"` returns the C core's functions
 -- plus the Lua side: VGG constructors, losses, optimizers, the transfer loop, plots.
-local core = require "nst.core"
+local core = require("nst.core")
 
 local nst = {}
 for k, v in pairs(core) do nst[k] = v end
 nst.core = core
 nst.version = "scm-1"
 
-local vgg = require "nst.vgg"
+local vgg = require("nst.vgg")
 function nst.vgg16(opts) return vgg.new("vgg16", opts) end
 function nst.vgg19(opts) return vgg.new("vgg19", opts) end
 

@@ -2,8 +2,8 @@
 -- here). Each returns (loss, grad): the loss a device scalar (a
 -- 1-element tensor on the input's device, never read back here) and the gradient
 -- w.r.t. the first argument. The arithmetic is in the C core (nst.mse_loss, ...).
-local core = require "nst.core"
-local check = require "nst.check"
+local core = require("nst.core")
+local check = require("nst.check")
 
 local M = {}
 

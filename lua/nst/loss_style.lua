@@ -11,8 +11,8 @@
 -- Σ = Σ w_i (f_i − μ)(f_i − μ)ᵀ. The heavy parts are C/CUDA: core.moments (the weighted
 -- moments), core.moments_backward (their gradient), core.sym_sqrt and core.w2_map (W2's matrix roots, in double),
 -- core.erode3x3 and core.pool (the guides); the rest is (C,C) algebra here.
-local core = require "nst.core"
-local check = require "nst.check"
+local core = require("nst.core")
+local check = require("nst.check")
 
 local M = {}
 

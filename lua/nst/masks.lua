@@ -11,8 +11,8 @@
 -- errors name the option and the file); M.at_size resamples them to the sizes of one
 -- run of the network and takes them to its layers, so a multi-scale driver calls it once
 -- per scale. The terms that use them: nst.terms_masked.
-local core = require "nst.core"
-local loss = require "nst.loss"
+local core = require("nst.core")
+local loss = require("nst.loss")
 
 local M = {}
 

@@ -1,8 +1,8 @@
 -- Optimizers: Adam (fused C/CUDA step, state in a Lua object), a step-decay schedule,
 -- L-BFGS with an optional strong Wolfe line search, and the Torch7 shapes
 -- optim.adam(feval, x, config, state) / optim.lbfgs(feval, x, config, state).
-local core = require "nst.core"
-local check = require "nst.check"
+local core = require("nst.core")
+local check = require("nst.check")
 
 local M = {}
 

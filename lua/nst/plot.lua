@@ -3,7 +3,7 @@
 -- half-written file and a failed write leaves the old one as it was.
 -- history: a list of {iteration =, content =, style = {layer = v}, tv =, total =} with
 -- history.style_layers giving the column order (as nst.transfer returns it).
-local core = require "nst.core"
+local core = require("nst.core")
 
 local M = {}
 

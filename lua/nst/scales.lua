@@ -10,7 +10,7 @@
 --   num_iterations = N (each scale) | {N1, ..., Nk} (one per scale)
 -- Sizes are longer sides; with image_size "WxH" (a texture, nst.transfer_options) each
 -- scale keeps the W:H ratio.
-local check = require "nst.check"
+local check = require("nst.check")
 
 local M = {}
 

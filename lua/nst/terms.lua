@@ -9,9 +9,9 @@
 --              for a term without layers
 -- A constructor here builds a term from its targets and weights; from_options lists the
 -- terms a run's options ask for, in one of two normalizations (M.normalizations).
-local loss = require "nst.loss"
-local core = require "nst.core"
-local masked = require "nst.terms_masked"
+local loss = require("nst.loss")
+local core = require("nst.core")
+local masked = require("nst.terms_masked")
 
 local M = {}
 

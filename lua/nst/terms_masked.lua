@@ -2,7 +2,7 @@
 -- region per style image, and the content term under the content mask. nst.terms calls
 -- these when a run has masks; the terms have the same names, layers and weights as the
 -- unmasked ones, so the history, the plots and normalize_gradients see no difference.
-local loss = require "nst.loss"
+local loss = require("nst.loss")
 
 local M = {}
 

@@ -22,19 +22,19 @@
 --   history    the recorded rows (nst.transfer_progress)
 --   scale      the index of the scale being run (opts.schedule, nst.scales)
 --   ema        the average of the iterates (nst.ema), when opts.ema > 0
-local core = require "nst.core"
-local vggmod = require "nst.vgg"
-local options = require "nst.transfer_options"
-local images = require "nst.transfer_images"
-local terms = require "nst.terms"
-local objective = require "nst.objective"
-local loops = require "nst.transfer_loops"
-local progress = require "nst.transfer_progress"
-local run_state = require "nst.run_state"
-local color = require "nst.color"
-local ema = require "nst.ema"
-local carry = require "nst.transfer_scales"
-local masks = require "nst.masks"
+local core = require("nst.core")
+local vggmod = require("nst.vgg")
+local options = require("nst.transfer_options")
+local images = require("nst.transfer_images")
+local terms = require("nst.terms")
+local objective = require("nst.objective")
+local loops = require("nst.transfer_loops")
+local progress = require("nst.transfer_progress")
+local run_state = require("nst.run_state")
+local color = require("nst.color")
+local ema = require("nst.ema")
+local carry = require("nst.transfer_scales")
+local masks = require("nst.masks")
 
 local M = {}
 

@@ -1,6 +1,6 @@
 -- The images of a transfer run: loading the inputs, the start image, and the output
 -- (what a checkpoint and the result hold).
-local core = require "nst.core"
+local core = require("nst.core")
 
 local M = {}
 

@@ -2,10 +2,10 @@
 -- `last` (default: the options' num_iterations), moves run.image in place, keeps its
 -- optimizer's state in the run (run.adam, run.lbfgs), and calls progress.after after
 -- every iteration.
-local core = require "nst.core"
-local objective = require "nst.objective"
-local optim = require "nst.optim"
-local progress = require "nst.transfer_progress"
+local core = require("nst.core")
+local objective = require("nst.objective")
+local optim = require("nst.optim")
+local progress = require("nst.transfer_progress")
 
 local M = {}
 

@@ -1,11 +1,11 @@
 -- The options of nst.transfer: their defaults (the one table that nst.transfer and the
 -- command line's help both read) and the check that turns a user's table into the
 -- options of a run.
-local check = require "nst.check"
-local images = require "nst.transfer_images"
-local scales = require "nst.scales"
-local masks = require "nst.masks"
-local weights = require "nst.weights"
+local check = require("nst.check")
+local images = require("nst.transfer_images")
+local scales = require("nst.scales")
+local masks = require("nst.masks")
+local weights = require("nst.weights")
 
 local M = {}
 

@@ -1,11 +1,11 @@
 -- What a transfer run does after each iteration: the history row (what the CSV and SVG
 -- plots show), the stop on a NaN loss, the progress line, checkpoints, the on_iter
 -- callback, and Ctrl-C / SIGTERM.
-local core = require "nst.core"
-local images = require "nst.transfer_images"
-local plot = require "nst.plot"
-local run_state = require "nst.run_state"
-local ema = require "nst.ema"
+local core = require("nst.core")
+local images = require("nst.transfer_images")
+local plot = require("nst.plot")
+local run_state = require("nst.run_state")
+local ema = require("nst.ema")
 
 local M = {}
 

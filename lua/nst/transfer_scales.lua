@@ -3,7 +3,7 @@
 -- (resized the same way, see carry_adam), the average of the iterates (nst.ema) too, and
 -- L-BFGS's history is restarted (its directions are vectors of the old size). The
 -- targets of the new scale are built by nst.transfer (at_scale).
-local core = require "nst.core"
+local core = require("nst.core")
 
 local M = {}
 

@@ -1,10 +1,10 @@
 -- VGG16/VGG19 feature extractors: weight lookup, input conventions, forward/backward
 -- on images in [0,1] RGB (the C core runs the network itself).
-local core = require "nst.core"
+local core = require("nst.core")
 
 local M = {}
 
-local weights = require "nst.weights"
+local weights = require("nst.weights")
 
 -- Kept for scripts that used them: the names looked for, and the lookup (nst.weights).
 M.filenames = weights.filenames

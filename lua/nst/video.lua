@@ -9,16 +9,16 @@
 --                             chunk.json once the chunk is complete
 -- render() does one chunk (all of the video when unsharded); assemble() blends the
 -- chunks into the output (nst.video_plan: the cross-fade over the overlaps).
-local core = require "nst.core"
-local json = require "dkjson"
-local batch = require "nst.batch"
-local fs = require "nst.fs"
-local cli = require "nst.cli"
-local options = require "nst.transfer_options"
-local run_state = require "nst.run_state"
-local video_io = require "nst.video_io"
-local vplan = require "nst.video_plan"
-local vflow = require "nst.video_flow"
+local core = require("nst.core")
+local json = require("dkjson")
+local batch = require("nst.batch")
+local fs = require("nst.fs")
+local cli = require("nst.cli")
+local options = require("nst.transfer_options")
+local run_state = require("nst.run_state")
+local video_io = require("nst.video_io")
+local vplan = require("nst.video_plan")
+local vflow = require("nst.video_flow")
 
 local M = {}
 

@@ -7,10 +7,10 @@
 -- two frames' files by size and hash, nst.run_state.identity), size "WxH" (the frames'
 -- size the flow was computed at: the stylized frames' size), preset}. A file whose
 -- metadata differs from what is asked for is computed again.
-local core = require "nst.core"
-local json = require "dkjson"
-local run_state = require "nst.run_state"
-local images = require "nst.transfer_images"
+local core = require("nst.core")
+local json = require("dkjson")
+local run_state = require("nst.run_state")
+local images = require("nst.transfer_images")
 
 local M = {}
 

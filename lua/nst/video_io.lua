@@ -9,8 +9,8 @@
 --   local out = video_io.output("out.mp4", {fps = input.fps})
 --   nst.image.save(img, out:frame(i))                -- for each frame i = 1, 2, ...
 --   out:finish(); input:close()
-local core = require "nst.core"
-local fs = require "nst.fs"
+local core = require("nst.core")
+local fs = require("nst.fs")
 
 local M = {}
 

@@ -1,8 +1,8 @@
 -- Weights files: where nst looks for them (in order: $NST_WEIGHTS, the per-user store,
 -- the install prefix's share/nst/weights, the source tree), what a file holds (its arch,
 -- from its metadata or its tensors) and the whole-file check `nst weights add` makes.
-local core = require "nst.core"
-local fs = require "nst.fs"
+local core = require("nst.core")
+local fs = require("nst.fs")
 
 local M = {}
 

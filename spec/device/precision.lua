@@ -10,8 +10,8 @@
 -- (nst.conv3x3_backward with a ReLU output, nst.pool_backward), against the CPU's.
 -- Errors are max|a - b| / max|b| and, for gradients, also ||a - b||_2 / ||b||_2.
 -- usage: lua5.4 spec/device/precision.lua [size]
-local nst = require "nst"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local weights = require("helpers.weights")
 local S = tonumber(arg[1]) or 128
 local path = weights.vgg("vgg16", nil, {layers = 10})
 local STYLE = {"relu1_2", "relu2_2", "relu3_3", "relu4_3"}

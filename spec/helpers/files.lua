@@ -36,7 +36,7 @@ end
 -- In the describe block it is called from: a new empty directory for each test, handed to
 -- with(dir) before the test (to keep it, and to fill it) and removed after it.
 function files.tmpdir_each(with)
-  local busted = require "busted"
+  local busted = require("busted")
   local dir
   busted.before_each(function()
     dir = files.tmpdir()

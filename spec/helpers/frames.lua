@@ -1,6 +1,6 @@
 -- Synthetic video frames for the video specs: a smooth texture that can be sampled at
 -- any sub-pixel shift, so a frame moved by a known (sx, sy) is exact, not interpolated.
-local nst = require "nst"
+local nst = require("nst")
 
 local M = {}
 

@@ -1,8 +1,8 @@
 -- OpenCV's own cv::remap as a test oracle for nst.warp: spec/helpers/opencv_remap.cpp,
 -- compiled on first use (g++ and Debian's libopencv-imgproc-dev, which
 -- libopencv-video-dev brings) into a temporary folder.
-local nst = require "nst"
-local files = require "helpers.files"
+local nst = require("nst")
+local files = require("helpers.files")
 
 local M = {}
 local dir, exe

@@ -3,8 +3,8 @@
 --   local out = oracle.torch([[out["y"] = x @ w]], {x = tx, w = tw})
 -- Each input is a float64 torch tensor variable of its name; `torch` and `F`
 -- (torch.nn.functional) are in scope; the code fills the dict `out`.
-local nst = require "nst"
-local files = require "helpers.files"
+local nst = require("nst")
+local files = require("helpers.files")
 local read, write = files.read, files.write
 
 local oracle = {}

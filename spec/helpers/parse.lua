@@ -2,8 +2,8 @@
 -- line of the two required images plus more flags.
 --   local parse = require "helpers.parse"
 --   parse.error(parse.with("-ema", "2"))  -> "-ema: ..."
-local cli = require "nst.cli"
-local assert = require "luassert"
+local cli = require("nst.cli")
+local assert = require("luassert")
 
 local M = {}
 

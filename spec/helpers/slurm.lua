@@ -11,8 +11,8 @@
 --   cluster:wait(id)                           -- all tasks done; fails on a failed task
 --   cluster:stop()
 --   slurm.cluster_all(function(c, dir) cluster, out = c, dir end)  -- for a describe block
-local files = require "helpers.files"
-local log = require "helpers.log"
+local files = require("helpers.files")
+local log = require("helpers.log")
 
 local M = {}
 
@@ -237,7 +237,7 @@ end
 -- tests, handed to with(cluster, dir) once started; the cluster stopped and the directory
 -- removed after them (as far as they came to be).
 function M.cluster_all(with)
-  local busted = require "busted"
+  local busted = require("busted")
   local cluster, dir
   busted.setup(function()
     cluster = M.start()

@@ -3,9 +3,9 @@
 --   local tiny = require "helpers.tiny"
 --   local args = tiny.flags({"-content_image", "a.png"})   -- + the common flags
 --   tiny.images(dir, 3)                                     -- dir/c1.png ... dir/c3.png
-local nst = require "nst"
-local weights = require "helpers.weights"
-local cli = require "helpers.cli_process"
+local nst = require("nst")
+local weights = require("helpers.weights")
+local cli = require("helpers.cli_process")
 
 local M = {}
 

@@ -11,7 +11,7 @@
 -- 0.01 (not zero, so tests notice a dropped or misplaced bias). Both come from
 -- nst.manual_seed(seed) + nst.randn, drawn layer by layer, weight then bias, so a given
 -- (arch, seed) gives the same numbers whatever opts.layers is.
-local nst = require "nst"
+local nst = require("nst")
 
 local weights = {}
 

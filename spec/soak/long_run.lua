@@ -1,7 +1,7 @@
 -- Soak check (not a spec: minutes long): a small transfer run for many iterations, with
 -- the resident memory printed as it goes; it must stay flat.
 -- usage: lua5.4 spec/soak/long_run.lua [iterations=10000] [size=64]
-local nst = require "nst"
+local nst = require("nst")
 local rss_mib = require("helpers.files").rss_mib
 local N, S = tonumber(arg[1]) or 10000, tonumber(arg[2]) or 64
 

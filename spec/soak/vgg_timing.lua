@@ -1,8 +1,8 @@
 -- CPU time of VGG forward+backward (issue figures): VGG16 with generated weights to
 -- relu4_3 and the real VGG19 to relu5_1, 256x256, best of 3 after a warm-up.
 -- usage: LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" lua5.4 spec/soak/vgg_timing.lua
-local nst = require "nst"
-local weights = require "helpers.weights"
+local nst = require("nst")
+local weights = require("helpers.weights")
 local function bench(vgg, tap, S)
   local img = nst.rand(1, 3, S, S)
   local best = math.huge
