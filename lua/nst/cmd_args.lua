@@ -67,10 +67,21 @@ function M.split(args, spec, opts)
   return own, rest, positional
 end
 
+-- A subcommand's progress line writer: say(line) -> "nst NAME: line" on stderr.
+function M.sayer(name)
+  return function(line) io.stderr:write("nst ", name, ": ", line, "\n") end
+end
+
+-- Writes usage to stdout when wanted (the -help flag was given); true if it did.
+function M.help(wanted, usage)
+  if wanted then io.stdout:write(usage, "\n") end
+  return wanted and true or false
+end
+
 -- Runs a subcommand's main(args) -> exit status, its errors reported as "nst NAME: why":
 -- 2 for bad usage ({usage = ...}), 130/143 for an interrupt, else 1.
 function M.run(name, main, args)
-  local cli = require "nst.cli"
+  local cli = require("nst.cli")
   local ok, status = pcall(main, args or {})
   if ok then return status end
   local msg = cli.error_message(status):gsub("^nst %a+: ", ""):gsub("^nst%.video_io: ", "")

@@ -15,8 +15,8 @@
 --     info       what does not define it (seed, device, the paths as given)
 -- Floats of the optimizer and the history are written as C99 hex floats ("%a", as
 -- strings), so a resumed run continues from exactly the same numbers.
-local core = require "nst.core"
-local json = require "dkjson"
+local core = require("nst.core")
+local json = require("dkjson")
 
 local M = {}
 
@@ -33,30 +33,31 @@ local function fail(msg, ...) error("nst.transfer: " .. msg:format(...), 0) end
 
 local SPECIAL = {inf = math.huge, ["-inf"] = -math.huge, nan = 0 / 0}
 
--- Floats -> hex-float strings, recursively (integers, strings and booleans stay).
-local function encode_numbers(v)
-  if math.type(v) == "float" then
-    if v ~= v then return "nan" end
-    if v == math.huge or v == -math.huge then return v > 0 and "inf" or "-inf" end
-    return ("%a"):format(v)
-  end
-  if type(v) ~= "table" then return v end
+-- A copy of v with every non-table value x replaced by leaf(x), tables recursed into.
+local function map_leaves(v, leaf)
+  if type(v) ~= "table" then return leaf(v) end
   local out = {}
-  for k, x in pairs(v) do out[k] = encode_numbers(x) end
+  for k, x in pairs(v) do out[k] = map_leaves(x, leaf) end
   return out
 end
 
--- The inverse: strings that are numbers -> floats (tables of numbers only).
-local function decode_numbers(v)
-  if type(v) == "string" then
-    if SPECIAL[v] then return SPECIAL[v] end
-    return tonumber(v) and tonumber(v) + 0.0 or v
-  end
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = decode_numbers(x) end
-  return out
+-- Float -> hex-float string (integers, strings and booleans stay).
+local function encode_number(v)
+  if math.type(v) ~= "float" then return v end
+  if v ~= v then return "nan" end
+  if v == math.huge or v == -math.huge then return v > 0 and "inf" or "-inf" end
+  return ("%a"):format(v)
 end
+
+-- The inverse: a string that is a number -> float.
+local function decode_number(v)
+  if type(v) ~= "string" then return v end
+  if SPECIAL[v] then return SPECIAL[v] end
+  return tonumber(v) and tonumber(v) + 0.0 or v
+end
+
+local function encode_numbers(v) return map_leaves(v, encode_number) end
+local function decode_numbers(v) return map_leaves(v, decode_number) end
 
 -- ---- what defines a run -----------------------------------------------------------
 
@@ -242,7 +243,7 @@ local function restore_optimizer(run, st, T, path)
   need(opt.name == run.opts.optimizer, path, "optimizer %s, this run %s", tostring(opt.name), run.opts.optimizer)
   if opt.name == "adam" then
     if (opt.t or 0) == 0 then return end
-    local optim = require "nst.optim"
+    local optim = require("nst.optim")
     local a = optim.adam{lr = opt.lr}
     a.m, a.v, a.steps, a.t = t("adam.m"), t("adam.v"), t("adam.steps"), math.tointeger(opt.t)
     run.adam = a

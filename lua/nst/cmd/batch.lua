@@ -1,9 +1,9 @@
 -- nst batch JOBS [flags for every job] [-shard I/N]: the jobs of a file, one line of nst
 -- flags each (see nst.batch). Exit status 0 when every job of the shard is done or was
 -- complete, 1 when one failed, 2 on bad usage, 130/143 when interrupted.
-local batch = require "nst.batch"
-local cmd_args = require "nst.cmd_args"
-local shard = require "nst.shard"
+local batch = require("nst.batch")
+local cmd_args = require("nst.cmd_args")
+local shard = require("nst.shard")
 
 local M = {}
 
@@ -22,7 +22,7 @@ reported and the others go on. One network is loaded per model, weights, pooling
 device. Exit status: 0 all done or skipped, 1 a job failed, 2 bad usage, 130/143
 interrupted (the job's checkpoint written; rerun to continue).]]
 
-local function say(line) io.stderr:write("nst batch: ", line, "\n") end
+local say = cmd_args.sayer("batch")
 
 local function parse(args)
   local own, common, pos = cmd_args.split(args, {shard = "string", help = "bool", h = "bool"}, {positional = 1})
@@ -44,10 +44,7 @@ end
 
 local function main(args)
   local own, jobs, path = parse(args)
-  if own.help or own.h then
-    io.stdout:write(M.usage, "\n")
-    return 0
-  end
+  if cmd_args.help(own.help or own.h, M.usage) then return 0 end
   local sh = shard.choose(own.shard)
   local pos = {path}
   local s = batch.run(jobs, {shard = sh, log = say})

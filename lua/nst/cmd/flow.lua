@@ -1,9 +1,9 @@
 -- nst flow -content_video IN (-flow_dir DIR | -output_video OUT) [-image_size N]
 -- [-flow_preset P] [-shard I/N]: the optical flow of every pair of consecutive frames,
 -- ahead of nst video (which reads the files it finds and computes the rest).
-local cmd_args = require "nst.cmd_args"
-local shard = require "nst.shard"
-local video = require "nst.video"
+local cmd_args = require("nst.cmd_args")
+local shard = require("nst.shard")
+local video = require("nst.video")
 
 local M = {}
 
@@ -44,14 +44,11 @@ end
 
 M.check = M.parse
 
-local function say(line) io.stderr:write("nst flow: ", line, "\n") end
+local say = cmd_args.sayer("flow")
 
 local function main(args)
   local v = M.parse(args)
-  if v.help then
-    io.stdout:write(M.usage, "\n")
-    return 0
-  end
+  if cmd_args.help(v.help, M.usage) then return 0 end
   local done, kept = video.flows(v, v.shard, say)
   say(("%s%d computed, %d already there, in %s"):format(v.shard and shard.name(v.shard) .. ": " or "", done, kept,
                                                         video.flow_dir(v)))

@@ -4,9 +4,9 @@
 -- and prints the job id. For video, a second job, dependent on the whole array
 -- (--dependency=afterok:ID), assembles the chunks. Nothing about the cluster is assumed
 -- beyond sbatch: partitions, GPUs and time limits are sbatch's own options after --.
-local batch = require "nst.batch"
-local fs = require "nst.fs"
-local cmd_args = require "nst.cmd_args"
+local batch = require("nst.batch")
+local fs = require("nst.fs")
+local cmd_args = require("nst.cmd_args")
 
 local M = {}
 
@@ -160,14 +160,11 @@ function M.plan(args, env)
   return p
 end
 
-local function say(line) io.stderr:write("nst submit: ", line, "\n") end
+local say = cmd_args.sayer("submit")
 
 local function main(args)
   local p = M.plan(args)
-  if p.help then
-    io.stdout:write(M.usage, "\n")
-    return 0
-  end
+  if cmd_args.help(p.help, M.usage) then return 0 end
   if p.command == "batch" and p.checked.jobs < p.tasks then
     say(("%d tasks for %d jobs: %d tasks will have nothing to do"):format(p.tasks, p.checked.jobs, p.tasks - p.checked.jobs))
   end
@@ -179,7 +176,7 @@ local function main(args)
     return 0
   end
   if not os.execute("mkdir -p " .. q(p.logs)) then error("cannot make the log folder " .. p.logs, 0) end
-  local core = require "nst.core"
+  local core = require("nst.core")
   local ids = {}
   for i, job in ipairs(p.jobs) do
     local text = job.text or job.script(ids[job.after])

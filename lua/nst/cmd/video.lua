@@ -1,12 +1,12 @@
 -- nst video -content_video IN -style_image S -output_video OUT [nst flags]: a video
 -- stylized with frame-to-frame consistency (nst.video). With -shard I/N (or in a Slurm
 -- array task) one chunk is rendered; -assemble blends the chunks into OUT.
-local batch = require "nst.batch"
-local cli = require "nst.cli"
-local cmd_args = require "nst.cmd_args"
-local shard = require "nst.shard"
-local video = require "nst.video"
-local video_io = require "nst.video_io"
+local batch = require("nst.batch")
+local cli = require("nst.cli")
+local cmd_args = require("nst.cmd_args")
+local shard = require("nst.shard")
+local video = require("nst.video")
+local video_io = require("nst.video_io")
 
 local M = {}
 
@@ -102,14 +102,11 @@ function M.check(args)
   return v
 end
 
-local function say(line) io.stderr:write("nst video: ", line, "\n") end
+local say = cmd_args.sayer("video")
 
 local function main(args)
   local v, o = M.parse(args)
-  if v.help then
-    io.stdout:write(M.usage, "\n")
-    return 0
-  end
+  if cmd_args.help(v.help, M.usage) then return 0 end
   -- the output is checked before any work (its folder, its kind)
   video_io.output(v.output_video):abort()
   if not v.assemble then

@@ -1,8 +1,8 @@
 -- nst weights list | add FILE | download vgg16|vgg19 | convert FILE [ARCH] [OUT]: the
 -- VGG weights files of an installed nst (where they are looked for: nst.weights).
-local core = require "nst.core"
-local fs = require "nst.fs"
-local weights = require "nst.weights"
+local core = require("nst.core")
+local fs = require("nst.fs")
+local weights = require("nst.weights")
 
 local M = {}
 
