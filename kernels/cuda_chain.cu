@@ -70,6 +70,23 @@ __global__ void add_tap_kernel(T *g, int valid, const float *tap, const T *mask,
     }
 }
 
+// The image b, row i, column j and channel ch of element idx of an (n, h, w, cp) tensor.
+struct nhwc_at {
+    size_t b;
+    int i, j, ch;
+};
+
+__device__ __forceinline__ nhwc_at nhwc_of(size_t idx, int cp, int w, int h) {
+    nhwc_at at;
+    at.ch = (int)(idx % (size_t)cp);
+    size_t r = idx / (size_t)cp;
+    at.j = (int)(r % (size_t)w);
+    r /= (size_t)w;
+    at.i = (int)(r % (size_t)h);
+    at.b = r / (size_t)h;
+    return at;
+}
+
 // Index 0..3 of the first maximum of the window (x00, x01, x10, x11); a NaN wins (the
 // last NaN if several), as in cuda_pool.cu and the CPU backend.
 template <typename T>
@@ -87,12 +104,9 @@ template <typename T>
 __global__ void pool_fwd_kernel(T *y, const T *x, size_t total, int cp, int h, int wd, int is_max) {
     int ho = h / 2, wo = wd / 2;
     NST_CU_GRID_STRIDE(o, total) {
-        int ch = (int)(o % (size_t)cp);
-        size_t r = o / (size_t)cp;
-        int oj = (int)(r % (size_t)wo);
-        r /= (size_t)wo;
-        int oi = (int)(r % (size_t)ho);
-        size_t b = r / (size_t)ho;
+        nhwc_at at = nhwc_of(o, cp, wo, ho);
+        int ch = at.ch, oi = at.i, oj = at.j;
+        size_t b = at.b;
         size_t col = (size_t)cp, row = (size_t)wd * cp;
         const T *w0 = x + ((b * h + 2 * oi) * (size_t)wd + 2 * oj) * cp + ch;
         float v;
@@ -113,12 +127,9 @@ __global__ void pool_bwd_kernel(T *dx, const T *dy, const T *x, size_t total, in
                                 int is_max) {
     int ho = h / 2, wo = wd / 2;
     NST_CU_GRID_STRIDE(idx, total) {
-        int ch = (int)(idx % (size_t)cp);
-        size_t r = idx / (size_t)cp;
-        int j = (int)(r % (size_t)wd);
-        r /= (size_t)wd;
-        int i = (int)(r % (size_t)h);
-        size_t b = r / (size_t)h;
+        nhwc_at at = nhwc_of(idx, cp, wd, h);
+        int ch = at.ch, i = at.i, j = at.j;
+        size_t b = at.b;
         int oi = i >> 1, oj = j >> 1;
         float g = 0.0f;
         if (oi < ho && oj < wo) {
@@ -159,12 +170,11 @@ int chain_bias_relu(void *y, const float *bias, size_t rows, int k, int relu, ns
     if (nst_cu_stream(&s, e)) return -1;
     int kp = nst_pad8(k);
     size_t total = rows * (size_t)kp;
-    if (chain_bf16())
-        bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)y, bias,
-                                                                         total, k, kp, relu);
-    else
-        bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)y, bias, total, k,
-                                                                         kp, relu);
+    nst_cu_by_type(chain_bf16(), [&](auto z) {
+        using T = decltype(z);
+        bias_relu_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((T *)y, bias, total, k, kp,
+                                                                         relu);
+    });
     return nst_cu_launched("bias_relu_kernel", e);
 }
 
@@ -214,12 +224,11 @@ static int chain_pool_fwd(void *y, const void *x, int n, int c, int h, int wd, n
     size_t in_total, out_total;
     if (nst_cu_stream(&s, e) || pool_check(n, c, h, wd, mode, &in_total, &out_total, e)) return -1;
     int cp = nst_pad8(c), mx = mode == NST_POOL_MAX;
-    if (chain_bf16())
+    nst_cu_by_type(chain_bf16(), [&](auto z) {
+        using T = decltype(z);
         pool_fwd_kernel<<<nst_cu_blocks(out_total), NST_CU_THREADS, 0, s>>>(
-            (__nv_bfloat16 *)y, (const __nv_bfloat16 *)x, out_total, cp, h, wd, mx);
-    else
-        pool_fwd_kernel<<<nst_cu_blocks(out_total), NST_CU_THREADS, 0, s>>>(
-            (float *)y, (const float *)x, out_total, cp, h, wd, mx);
+            (T *)y, (const T *)x, out_total, cp, h, wd, mx);
+    });
     return nst_cu_launched("chain pool_fwd_kernel", e);
 }
 
@@ -229,13 +238,11 @@ static int chain_pool_bwd(void *dx, const void *dy, const void *x, int n, int c,
     size_t in_total, out_total;
     if (nst_cu_stream(&s, e) || pool_check(n, c, h, wd, mode, &in_total, &out_total, e)) return -1;
     int cp = nst_pad8(c), mx = mode == NST_POOL_MAX;
-    if (chain_bf16())
+    nst_cu_by_type(chain_bf16(), [&](auto z) {
+        using T = decltype(z);
         pool_bwd_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>(
-            (__nv_bfloat16 *)dx, (const __nv_bfloat16 *)dy, (const __nv_bfloat16 *)x, in_total, cp,
-            h, wd, mx);
-    else
-        pool_bwd_kernel<<<nst_cu_blocks(in_total), NST_CU_THREADS, 0, s>>>(
-            (float *)dx, (const float *)dy, (const float *)x, in_total, cp, h, wd, mx);
+            (T *)dx, (const T *)dy, (const T *)x, in_total, cp, h, wd, mx);
+    });
     return nst_cu_launched("chain pool_bwd_kernel", e);
 }
 
@@ -249,12 +256,11 @@ static int chain_grad(void *g, int valid, const float *tap, const void *mask, in
         if (!valid) return nst_fail(e, "chain grad: nothing to mask");
         if (!mask) return 0;
         size_t total = P * (size_t)n * (size_t)cp;
-        if (bf)
-            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>(
-                (__nv_bfloat16 *)g, (const __nv_bfloat16 *)mask, total);
-        else
-            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)g,
-                                                                        (const float *)mask, total);
+        nst_cu_by_type(bf, [&](auto z) {
+            using T = decltype(z);
+            mask_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((T *)g, (const T *)mask,
+                                                                        total);
+        });
         return nst_cu_launched("chain mask_kernel", e);
     }
     for (int b0 = 0; b0 < n; b0 += MAX_Z) {
@@ -264,13 +270,11 @@ static int chain_grad(void *g, int valid, const float *tap, const void *mask, in
         dim3 grid((unsigned)((P + TILE - 1) / TILE), (unsigned)((cp + TILE - 1) / TILE),
                   (unsigned)nb);
         dim3 block(TILE, ROWS);
-        if (bf)
-            add_tap_kernel<<<grid, block, 0, s>>>(
-                (__nv_bfloat16 *)g + off, valid, t,
-                mask ? (const __nv_bfloat16 *)mask + off : nullptr, c, cp, P);
-        else
-            add_tap_kernel<<<grid, block, 0, s>>>(
-                (float *)g + off, valid, t, mask ? (const float *)mask + off : nullptr, c, cp, P);
+        nst_cu_by_type(bf, [&](auto z) {
+            using T = decltype(z);
+            add_tap_kernel<<<grid, block, 0, s>>>((T *)g + off, valid, t,
+                                                  mask ? (const T *)mask + off : nullptr, c, cp, P);
+        });
         if (nst_cu_launched("chain add_tap_kernel", e)) return -1;
     }
     return 0;

@@ -4,6 +4,7 @@
 #define NST_CUDA_INTERNAL_H
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -53,6 +54,14 @@ static inline unsigned nst_cu_blocks(size_t n) {
 #define NST_CU_GRID_STRIDE(i, n)                                                                   \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
          i += (size_t)blockDim.x * gridDim.x)
+
+// Calls launch(T{}) with T = __nv_bfloat16 where bf16, else float: a kernel launch over
+// the chain's two storage types written once, as a generic lambda that takes the type
+// from its argument (auto z; using T = decltype(z)).
+template <typename Launch> static inline void nst_cu_by_type(bool bf16, Launch launch) {
+    if (bf16) launch(__nv_bfloat16{});
+    else launch(float{});
+}
 
 // ---- caching allocator (cuda_arena.cu) ----
 // Freed blocks are reused by later allocations queued on the same stream, which is

@@ -106,9 +106,10 @@ int nst_cu_to_nhwc(void *out, int bf16, const float *in, const float *mask, int 
         const float *src = in + (size_t)b0 * c * P, *msk = mask ? mask + (size_t)b0 * c * P : NULL;
         size_t off = (size_t)b0 * cp * P;
         dim3 grid = tile_grid(P, cp, nb), block(TILE, ROWS);
-        if (bf16)
-            to_nhwc_kernel<<<grid, block, 0, s>>>((__nv_bfloat16 *)out + off, src, msk, c, cp, P);
-        else to_nhwc_kernel<<<grid, block, 0, s>>>((float *)out + off, src, msk, c, cp, P);
+        nst_cu_by_type(bf16, [&](auto z) {
+            using T = decltype(z);
+            to_nhwc_kernel<<<grid, block, 0, s>>>((T *)out + off, src, msk, c, cp, P);
+        });
         if (nst_cu_launched("to_nhwc_kernel", e)) return -1;
     }
     return 0;
@@ -123,12 +124,10 @@ int nst_cu_from_nhwc(float *out, const void *in, int bf16, const float *bias, in
         float *dst = out + (size_t)b0 * k * P;
         size_t off = (size_t)b0 * kp * P;
         dim3 grid = tile_grid(P, k, nb), block(TILE, ROWS);
-        if (bf16)
-            from_nhwc_kernel<<<grid, block, 0, s>>>(dst, (const __nv_bfloat16 *)in + off, bias,
-                                                    relu, k, kp, P);
-        else
-            from_nhwc_kernel<<<grid, block, 0, s>>>(dst, (const float *)in + off, bias, relu, k, kp,
-                                                    P);
+        nst_cu_by_type(bf16, [&](auto z) {
+            using T = decltype(z);
+            from_nhwc_kernel<<<grid, block, 0, s>>>(dst, (const T *)in + off, bias, relu, k, kp, P);
+        });
         if (nst_cu_launched("from_nhwc_kernel", e)) return -1;
     }
     return 0;
@@ -139,11 +138,10 @@ int nst_cu_weights_krsc(void *out, int bf16, const float *w, int k, int c, int k
     cudaStream_t s;
     if (nst_cu_stream(&s, e)) return -1;
     size_t total = (size_t)kp * 9 * cp;
-    if (bf16)
-        weights_krsc_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((__nv_bfloat16 *)out, w,
-                                                                            k, c, kp, cp);
-    else
-        weights_krsc_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((float *)out, w, k, c,
-                                                                            kp, cp);
+    nst_cu_by_type(bf16, [&](auto z) {
+        using T = decltype(z);
+        weights_krsc_kernel<<<nst_cu_blocks(total), NST_CU_THREADS, 0, s>>>((T *)out, w, k, c, kp,
+                                                                            cp);
+    });
     return nst_cu_launched("weights_krsc_kernel", e);
 }

@@ -83,6 +83,10 @@ nst_tensor *nst_lua_new_tensor(lua_State *L, nst_device dev, int ndim, const int
 // nst_lua_new_tensor with t's device and shape, or one element on like's device.
 nst_tensor *nst_lua_new_like(lua_State *L, const nst_tensor *t);
 nst_tensor *nst_lua_new_scalar(lua_State *L, const nst_tensor *like);
+// The body of a one-tensor-in, one-out binding: pushes op(y, x) into a new y like x
+// (raising op's error) and returns 1, the count of results.
+typedef int nst_map_fn(nst_tensor *y, const nst_tensor *x, nst_err *e);
+int nst_lua_map_new(lua_State *L, const nst_tensor *x, nst_map_fn *op);
 // __gc / __close of tensors (a second close is harmless).
 int nst_lua_tensor_close(lua_State *L);
 

@@ -60,6 +60,13 @@ nst_tensor *nst_lua_new_like(lua_State *L, const nst_tensor *t) {
     return nst_lua_new_tensor(L, nst_dev(t), t->ndim, t->shape);
 }
 
+int nst_lua_map_new(lua_State *L, const nst_tensor *x, nst_map_fn *op) {
+    nst_tensor *y = nst_lua_new_like(L, x);
+    nst_err e;
+    nst_lua_check(L, op(y, x, &e), &e);
+    return 1;
+}
+
 nst_tensor *nst_lua_new_scalar(lua_State *L, const nst_tensor *like) {
     int64_t one = 1;
     return nst_lua_new_tensor(L, nst_dev(like), 1, &one);

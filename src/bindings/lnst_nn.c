@@ -59,11 +59,7 @@ static int l_conv3x3_backward(lua_State *L) {
 }
 
 static int l_relu(lua_State *L) {
-    nst_tensor *x = nst_lua_check_tensor(L, 1);
-    nst_tensor *y = nst_lua_new_like(L, x);
-    nst_err e;
-    nst_lua_check(L, nst_relu(y, x, &e), &e);
-    return 1;
+    return nst_lua_map_new(L, nst_lua_check_tensor(L, 1), nst_relu);
 }
 
 static int l_relu_backward(lua_State *L) { // nst.relu_backward(dy, y)

@@ -75,10 +75,7 @@ static int l_w2_map(lua_State *L) {
 static int l_erode3x3(lua_State *L) { // core.erode3x3(x (N,C,H,W)) -> each plane eroded
     nst_tensor *x = nst_lua_check_tensor(L, 1);
     if (x->ndim != 4) return luaL_argerror(L, 1, "expected a 4-D tensor (N,C,H,W)");
-    nst_tensor *out = nst_lua_new_like(L, x);
-    nst_err e;
-    nst_lua_check(L, nst_erode3x3(out, x, &e), &e);
-    return 1;
+    return nst_lua_map_new(L, x, nst_erode3x3);
 }
 
 const luaL_Reg nst_lua_style_fns[] = {

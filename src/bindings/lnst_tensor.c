@@ -293,11 +293,7 @@ static int l_bytes(lua_State *L) {
 }
 
 static int l_clone(lua_State *L) {
-    nst_tensor *t = nst_lua_check_tensor(L, 1);
-    nst_tensor *c = nst_lua_new_like(L, t);
-    nst_err e;
-    nst_lua_check(L, nst_copy(c, t, &e), &e);
-    return 1;
+    return nst_lua_map_new(L, nst_lua_check_tensor(L, 1), nst_copy);
 }
 
 static int l_copy(lua_State *L) { // dst:copy(src): any devices, equal element counts

@@ -65,38 +65,61 @@ int nst_cpu_reduce(float *out1, const float *a, size_t n, nst_reduce op, nst_err
     return 0;
 }
 
-int nst_cpu_dot(float *out1, const float *a, const float *b, size_t n, nst_err *e) {
-    (void)e;
+// The double sum over [0, n) of part(lo, hi, ctx) on the fixed chunks of red_chunks.
+typedef double chunk_sum_fn(size_t lo, size_t hi, const void *ctx);
+
+static double chunked_sum(size_t n, chunk_sum_fn *part_of, const void *ctx) {
     size_t len, k = red_chunks(n, &len);
     double part[RED_CHUNKS];
 #pragma omp parallel for schedule(static) if (k > 1)
     for (size_t j = 0; j < k; j++) {
         size_t lo = j * len, hi = lo + len < n ? lo + len : n;
-        double acc = 0;
-        for (size_t i = lo; i < hi; i++) acc += (double)a[i] * b[i];
-        part[j] = acc;
+        part[j] = part_of(lo, hi, ctx);
     }
-    *out1 = (float)sum_parts(part, k);
+    return sum_parts(part, k);
+}
+
+typedef struct {
+    const float *a, *b;
+} dot_args;
+
+static double dot_part(size_t lo, size_t hi, const void *ctx) {
+    const dot_args *d = ctx;
+    double acc = 0;
+    for (size_t i = lo; i < hi; i++) acc += (double)d->a[i] * d->b[i];
+    return acc;
+}
+
+int nst_cpu_dot(float *out1, const float *a, const float *b, size_t n, nst_err *e) {
+    (void)e;
+    dot_args d = {a, b};
+    *out1 = (float)chunked_sum(n, dot_part, &d);
     return 0;
+}
+
+typedef struct {
+    float *grad;
+    const float *f, *p;
+    float scale;
+} mse_args;
+
+// The squared differences of [lo, hi) and, where wanted, their gradient scale * d.
+static double mse_part(size_t lo, size_t hi, const void *ctx) {
+    const mse_args *m = ctx;
+    double acc = 0;
+    for (size_t i = lo; i < hi; i++) {
+        float d = m->f[i] - m->p[i];
+        acc += (double)d * d;
+        if (m->grad) m->grad[i] = m->scale * d;
+    }
+    return acc;
 }
 
 int nst_cpu_mse_loss(float *loss1, float *grad, const float *f, const float *p, size_t n,
                      float scale, nst_err *e) {
     (void)e;
-    size_t len, k = red_chunks(n, &len);
-    double part[RED_CHUNKS];
-#pragma omp parallel for schedule(static) if (k > 1)
-    for (size_t j = 0; j < k; j++) {
-        size_t lo = j * len, hi = lo + len < n ? lo + len : n;
-        double acc = 0;
-        for (size_t i = lo; i < hi; i++) {
-            float d = f[i] - p[i];
-            acc += (double)d * d;
-            if (grad) grad[i] = scale * d;
-        }
-        part[j] = acc;
-    }
-    *loss1 = (float)(0.5 * (double)scale * sum_parts(part, k));
+    mse_args m = {grad, f, p, scale};
+    *loss1 = (float)(0.5 * (double)scale * chunked_sum(n, mse_part, &m));
     return 0;
 }
 
