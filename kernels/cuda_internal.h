@@ -58,7 +58,8 @@ static inline unsigned nst_cu_blocks(size_t n) {
 // Calls launch(T{}) with T = __nv_bfloat16 where bf16, else float: a kernel launch over
 // the chain's two storage types written once, as a generic lambda that takes the type
 // from its argument (auto z; using T = decltype(z)).
-template <typename Launch> static inline void nst_cu_by_type(bool bf16, Launch launch) {
+template <typename Launch>
+static inline void nst_cu_by_type(bool bf16, Launch launch) {
     if (bf16) launch(__nv_bfloat16{});
     else launch(float{});
 }

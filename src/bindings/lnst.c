@@ -3,9 +3,12 @@
 #include "bindings/lnst.h"
 
 int luaopen_nst_core(lua_State *L) {
-    static const luaL_Reg *const lists[] = {nst_lua_device_fns,  nst_lua_limits_fns,
-                                            nst_lua_profile_fns, nst_lua_signals_fns,
-                                            nst_lua_file_fns,    nst_lua_style_fns,
+    static const luaL_Reg *const lists[] = {nst_lua_device_fns,
+                                            nst_lua_limits_fns,
+                                            nst_lua_profile_fns,
+                                            nst_lua_signals_fns,
+                                            nst_lua_file_fns,
+                                            nst_lua_style_fns,
                                             NULL};
     lua_newtable(L);
     nst_lua_open_tensor(L); // first: lnst_math.c adds to the Tensor type

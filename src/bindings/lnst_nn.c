@@ -58,9 +58,7 @@ static int l_conv3x3_backward(lua_State *L) {
     return 1;
 }
 
-static int l_relu(lua_State *L) {
-    return nst_lua_map_new(L, nst_lua_check_tensor(L, 1), nst_relu);
-}
+static int l_relu(lua_State *L) { return nst_lua_map_new(L, nst_lua_check_tensor(L, 1), nst_relu); }
 
 static int l_relu_backward(lua_State *L) { // nst.relu_backward(dy, y)
     nst_tensor *dy = nst_lua_check_tensor(L, 1), *y = nst_lua_check_tensor(L, 2);

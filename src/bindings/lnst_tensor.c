@@ -110,11 +110,13 @@ static int l_set_rng_state(lua_State *L) {
         char *end = NULL;
         unsigned long long v = h ? strtoull(h, &end, 16) : 0;
         if (!h || strlen(h) != 16 || *end != '\0')
-            return luaL_argerror(L, 1, "expected 4 strings of 16 hex digits (as rng_state returns)");
+            return luaL_argerror(L, 1,
+                                 "expected 4 strings of 16 hex digits (as rng_state returns)");
         st[i] = (uint64_t)v;
         lua_pop(L, 1);
     }
-    if (!(st[0] | st[1] | st[2] | st[3])) return luaL_argerror(L, 1, "an all-zero state never changes");
+    if (!(st[0] | st[1] | st[2] | st[3]))
+        return luaL_argerror(L, 1, "an all-zero state never changes");
     nst_rng_set_state(st);
     return 0;
 }
@@ -459,11 +461,16 @@ static const luaL_Reg tensor_methods[] = {{"shape", l_shape},
                                           {"close", nst_lua_tensor_close},
                                           {NULL, NULL}};
 
-static const luaL_Reg module_fns[] = {{"zeros", l_zeros},   {"ones", l_ones},
-                                      {"full", l_full},     {"rand", l_rand},
-                                      {"randn", l_randn},   {"manual_seed", l_manual_seed},
-                                      {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
-                                      {"tensor", l_tensor}, {"from_bytes", l_from_bytes},
+static const luaL_Reg module_fns[] = {{"zeros", l_zeros},
+                                      {"ones", l_ones},
+                                      {"full", l_full},
+                                      {"rand", l_rand},
+                                      {"randn", l_randn},
+                                      {"manual_seed", l_manual_seed},
+                                      {"rng_state", l_rng_state},
+                                      {"set_rng_state", l_set_rng_state},
+                                      {"tensor", l_tensor},
+                                      {"from_bytes", l_from_bytes},
                                       {NULL, NULL}};
 
 static const luaL_Reg tensor_meta[] = {{"__tostring", l_tostring}, {"__len", l_len}, {NULL, NULL}};

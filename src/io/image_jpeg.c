@@ -61,7 +61,9 @@ static int ctx_fail(jpeg_ctx *c, const char *what) {
 }
 
 // APP1 (EXIF) is kept by libjpeg when asked before the header is read.
-static void keep_exif(struct jpeg_decompress_struct *ci) { jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF); }
+static void keep_exif(struct jpeg_decompress_struct *ci) {
+    jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
+}
 
 static int exif_orientation(struct jpeg_decompress_struct *ci) {
     for (jpeg_saved_marker_ptr m = ci->marker_list; m; m = m->next)
