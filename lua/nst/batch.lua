@@ -1,6 +1,6 @@
 -- nst batch: a file of jobs, one line of nst flags each, run one after another in one
 -- process (one network per model, weights, pooling and device, loaded once).
---   local batch = require "nst.batch"
+--   local batch = require("nst.batch")
 --   local jobs = batch.read_jobs("jobs.txt")     -- {line =, text =, args =} or {line =, error =}
 --   local summary = batch.run(jobs, {common = {"-gpu", "-1"}, shard = {index = 0, count = 2}})
 -- A job's state decides what happens to it (batch.status):

@@ -3,7 +3,7 @@
 -- quoted and every exit status checked). Errors name the file and what is wrong; an
 -- encoded video appears only whole (written under a temporary name, then renamed).
 --
---   local video_io = require "nst.video_io"
+--   local video_io = require("nst.video_io")
 --   local input = video_io.input("clip.mp4")       -- or "frames/%04d.png"
 --   for i, path in ipairs(input.frames) do ... end  -- PNG/JPEG files, in order
 --   local out = video_io.output("out.mp4", {fps = input.fps})

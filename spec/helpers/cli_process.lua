@@ -1,6 +1,6 @@
 -- The nst command line as a separate process, as a user runs it: from the source tree's
 -- Lua files and the core built under $NST_BUILD (default build).
---   local cli = require "helpers.cli_process"
+--   local cli = require("helpers.cli_process")
 --   local status, log = cli.run({"-content_image", ...})             -- waits
 --   local status, log = cli.run_and_signal(args, dir .. "/out_*.png", "INT")
 local M = {}

@@ -1,6 +1,6 @@
 -- The spec helpers by short name, each loaded when first asked for, so that a spec that
 -- runs nst as a process names what it uses in one line:
---   local h = require "helpers.kit"
+--   local h = require("helpers.kit")
 --   local files, cli, tiny = h.files, h.cli, h.tiny
 local MODULES = {
   files = "helpers.files",       -- read, write, tmpdirs

@@ -1,5 +1,5 @@
 -- What the specs read in a command's output or log.
---   local log = require "helpers.log"
+--   local log = require("helpers.log")
 --   log.lines("a\nb\n")                       -> {"a", "b"}
 --   log.grep(out, "frame (%d+): done")        -> the capture of each line that matches
 --   log.count(out, "rendered")                -> how often the pattern occurs

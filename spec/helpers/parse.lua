@@ -1,6 +1,6 @@
 -- nst.cli.parse in the specs: the usage message of a refused command line, and a command
 -- line of the two required images plus more flags.
---   local parse = require "helpers.parse"
+--   local parse = require("helpers.parse")
 --   parse.error(parse.with("-ema", "2"))  -> "-ema: ..."
 local cli = require("nst.cli")
 local assert = require("luassert")

@@ -5,7 +5,7 @@
 -- ids. Needs root (slurmd runs each job as its submitter) and Debian's slurmctld, slurmd,
 -- slurm-client and munge (`make deps` installs them).
 --
---   local slurm = require "helpers.slurm"
+--   local slurm = require("helpers.slurm")
 --   local cluster = slurm.start()              -- fails with the reason when it cannot
 --   local id = cluster:sbatch({"--array=0-3", script})
 --   cluster:wait(id)                           -- all tasks done; fails on a failed task

@@ -1,6 +1,6 @@
 -- Fast runs for the batch, submit and video specs: nst flags for a few iterations of a
 -- tiny random VGG16 (its first 4 convolutions) on the CPU, and small images.
---   local tiny = require "helpers.tiny"
+--   local tiny = require("helpers.tiny")
 --   local args = tiny.flags({"-content_image", "a.png"})   -- + the common flags
 --   tiny.images(dir, 3)                                     -- dir/c1.png ... dir/c3.png
 local nst = require("nst")

@@ -1,7 +1,7 @@
 -- Test weights for the specs: seeded random VGG16 / VGG19 conv weights written as a
 -- torchvision-named safetensors file, and the path of the real VGG19 file.
 --
---   local weights = require "helpers.weights"
+--   local weights = require("helpers.weights")
 --   local path = weights.vgg("vgg16")                        -- cached temp file
 --   local path = weights.vgg("vgg19", nil, {layers = 4, seed = 7, dtype = "F16"})
 --   weights.vgg("vgg16", "/tmp/x.safetensors")               -- written where asked
