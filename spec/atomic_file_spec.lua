@@ -87,7 +87,7 @@ describe("atomic writes on a full disk", function()
   end)
   teardown(function()
     if mounted then os.execute("umount '" .. dir .. "'") end
-    os.execute("rm -rf '" .. dir .. "'")
+    files.rm_rf(dir)
   end)
 
   it("fails with ENOSPC and keeps the old file whole (write_atomic, image, safetensors)", function()

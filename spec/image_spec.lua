@@ -89,7 +89,7 @@ end
 
 local dir
 setup(function() dir = io.popen("mktemp -d"):read("l") end)
-teardown(function() if dir then os.execute("rm -rf '" .. dir .. "'") end end)
+teardown(function() if dir then files.rm_rf(dir) end end)
 
 -- Deterministic sample values for fixtures.
 local function sample(x, y, c, maxv) return (x * 37 + y * 101 + c * 59 + x * y * 7) % (maxv + 1) end

@@ -136,7 +136,7 @@ describe("neural_style.lua's objective, in PyTorch", function()
       weights.vgg19_real(), ITERS) .. CODE
     torch_res = oracle.torch(code, {content = content, style = style, start = start})
   end)
-  teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
+  teardown(function() files.rm_rf(dir) end)
 
   it("gives the same objective at the start image (content, style, TV, total)", function()
     run_cli(command{"-optimizer", "adam", "-num_iterations", "1", "-output_image", dir .. "/v.png"})

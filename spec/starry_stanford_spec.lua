@@ -62,6 +62,6 @@ describe("neural-style's starry_stanford.sh", function()
     end
     assert.truthy(files.exists(dir .. "/out5_2.png"), log)
     assert.truthy(log:find("nst: -gpu 0,1: nst runs on one GPU; using device 0", 1, true), log)
-    os.execute("rm -rf '" .. dir .. "'")
+    files.rm_rf(dir)
   end)
 end)

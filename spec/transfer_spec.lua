@@ -15,7 +15,7 @@ describe("nst.transfer", function()
     os.remove(dir)
     assert(os.execute("mkdir -p '" .. dir .. "'"))
   end)
-  teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
+  teardown(function() files.rm_rf(dir) end)
 
   local function base(extra)
     local o = {net = vgg, model = "vgg19", content_image = content, style_images = {style},

@@ -57,7 +57,7 @@ describe("weights/convert.py", function()
     real = weights.vgg19_real()
     files.write(dir .. "/make_caffe.py", MAKE_CAFFE)
   end)
-  teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
+  teardown(function() files.rm_rf(dir) end)
 
   local function make_caffe(fmt, n, skip)
     local path = ("%s/%s_%d.caffemodel"):format(dir, fmt, n)

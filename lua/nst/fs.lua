@@ -33,6 +33,12 @@ end
 -- mkdir -p; false when the folder could not be made.
 function M.mkdir(path) return os.execute("mkdir -p -- " .. M.q(path)) == true end
 
+-- rm -rf: a folder and everything in it (nothing when it is not there).
+function M.remove_tree(path)
+  assert(type(path) == "string" and path ~= "", "nst.fs.remove_tree: expected a path")
+  os.execute("rm -rf -- " .. M.q(path))
+end
+
 -- A memory figure of this process in MiB, from /proc/self/status (Linux): field "VmRSS"
 -- (resident now) or "VmHWM" (the peak of that); nil when the file has no such line.
 function M.memory_mib(field)

@@ -218,9 +218,9 @@ end
 -- Removes the work folder's chunks and plan, and its flow folder unless it is the user's.
 function M.clean(v, plan)
   local work = M.work_dir(v)
-  for k = 0, plan.shards - 1 do os.execute("rm -rf -- " .. q(chunk_dir(work, k, plan.shards))) end
+  for k = 0, plan.shards - 1 do fs.remove_tree(chunk_dir(work, k, plan.shards)) end
   os.remove(work .. "/plan.json")
-  if not v.flow_dir then os.execute("rm -rf -- " .. q(work .. "/flow")) end
+  if not v.flow_dir then fs.remove_tree(work .. "/flow") end
   os.execute("rmdir -- " .. q(work) .. " 2>/dev/null")
 end
 

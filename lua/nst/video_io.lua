@@ -31,7 +31,7 @@ local function tmpdir()
   return d
 end
 
-local function remove_tree(d) os.execute("rm -rf -- " .. q(d)) end
+local remove_tree = fs.remove_tree
 
 local function need(tool)
   if not os.execute("command -v " .. tool .. " >/dev/null 2>&1") then

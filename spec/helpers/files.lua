@@ -29,9 +29,7 @@ function files.tmpdir()
 end
 
 -- Removes a folder and everything in it.
-function files.rm_rf(dir)
-  os.execute("rm -rf '" .. dir .. "'")
-end
+files.rm_rf = require("nst.fs").remove_tree
 
 -- In the describe block it is called from: a new empty directory for each test, handed to
 -- with(dir) before the test (to keep it, and to fill it) and removed after it.

@@ -67,14 +67,14 @@ function oracle.torch(code, inputs)
   local ok = os.execute(cmd)
   if not ok then
     local err = read(dir .. "/err.txt")
-    os.execute("rm -rf '" .. dir .. "'")
+    files.rm_rf(dir)
     error("torch oracle failed: " .. err, 2)
   end
   local res = {}
   for name, shape in pairs(parse_shapes(read(dir .. "/out.json"))) do
     res[name] = nst.from_bytes(read(dir .. "/" .. name .. ".out"), shape)
   end
-  os.execute("rm -rf '" .. dir .. "'")
+  files.rm_rf(dir)
   return res
 end
 

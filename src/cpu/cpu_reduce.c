@@ -84,9 +84,9 @@ typedef struct {
 } dot_args;
 
 static double dot_part(size_t lo, size_t hi, const void *ctx) {
-    const dot_args *d = ctx;
+    const float *a = ((const dot_args *)ctx)->a, *b = ((const dot_args *)ctx)->b;
     double acc = 0;
-    for (size_t i = lo; i < hi; i++) acc += (double)d->a[i] * d->b[i];
+    for (size_t i = lo; i < hi; i++) acc += (double)a[i] * b[i];
     return acc;
 }
 
@@ -106,11 +106,13 @@ typedef struct {
 // The squared differences of [lo, hi) and, where wanted, their gradient scale * d.
 static double mse_part(size_t lo, size_t hi, const void *ctx) {
     const mse_args *m = ctx;
+    const float *f = m->f, *p = m->p;
+    float *grad = m->grad, scale = m->scale;
     double acc = 0;
     for (size_t i = lo; i < hi; i++) {
-        float d = m->f[i] - m->p[i];
+        float d = f[i] - p[i];
         acc += (double)d * d;
-        if (m->grad) m->grad[i] = m->scale * d;
+        if (grad) grad[i] = scale * d;
     }
     return acc;
 }
